@@ -1,0 +1,105 @@
+"""RFC 9457 problem details: every 4xx and 5xx this app sends is application/problem+json."""
+
+from __future__ import annotations
+
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, current_app, json, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raised by views for a client-facing error; rendered by ``render_problem``."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+def status_title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Client Error" if status < 500 else "Server Error"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    body = {
+        # about:blank means "the status code says it all"; title is then its phrase (RFC 9457 §4.2.1).
+        "type": "about:blank",
+        "title": status_title(status),
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def render_problem(problem: Problem) -> Response:
+    return problem_response(problem.status, problem.detail, problem.headers, **problem.extensions)
+
+
+def describe_http_error(error: HTTPException) -> tuple[str, dict[str, str]]:
+    """A detail that names what is wrong, instead of werkzeug's generic sentence."""
+    if isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(sorted(error.valid_methods or ()))
+        return (
+            f"Method {request.method} is not allowed on {request.path}; allowed: {allowed}.",
+            {"Allow": allowed},
+        )
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return f"The request body is larger than the {limit}-byte limit.", {}
+    if error.code == 404:
+        return f"There is no resource at {request.path}.", {}
+    return error.description or status_title(error.code or 500), {}
+
+
+def render_http_error(error: HTTPException) -> Response | HTTPException:
+    if error.code is None or error.code < 400:
+        return error  # redirects and the like are not errors
+    detail, headers = describe_http_error(error)
+    return problem_response(error.code, detail, headers)
+
+
+def render_unexpected(error: Exception) -> Response:
+    """A bug: the client gets a request id to quote, the traceback goes to the logs only."""
+    request_id = lambda_request_id() or str(uuid.uuid4())
+    current_app.logger.exception("unhandled error, request_id=%s", request_id)
+    return problem_response(
+        500,
+        "An unexpected error occurred. Quote the request_id when reporting it.",
+        request_id=request_id,
+    )
+
+
+def lambda_request_id() -> str | None:
+    context = request.environ.get("serverless.context")
+    return getattr(context, "aws_request_id", None)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(Problem, render_problem)
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(Exception, render_unexpected)

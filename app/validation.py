@@ -1,0 +1,140 @@
+"""Reading and checking request fields. Every failure is a 4xx Problem that names the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from flask import request
+
+from app.problems import Problem
+
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+JSON = "application/json"
+ACCEPTED_BODY_TYPES = (FORM, MULTIPART, JSON)
+
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_username(value: str) -> str | None:
+    if USERNAME_PATTERN.fullmatch(value):
+        return None
+    return "must be 1-64 characters from A-Z, a-z, 0-9 and _ . @ -"
+
+
+def check_name(value: str) -> str | None:
+    if not 1 <= len(value) <= 100:
+        return "must be 1-100 characters"
+    if CONTROL_CHARACTERS.search(value):
+        return "must not contain control characters"
+    return None
+
+
+def check_password(value: str) -> str | None:
+    if not 8 <= len(value) <= 256:
+        return "must be 8-256 characters"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    required: bool
+    check: Callable[[str], str | None]
+
+
+DETAILS_RULES = (
+    Rule("username", True, check_username),
+    Rule("firstname", False, check_name),
+    Rule("lastname", True, check_name),
+)
+SIGNUP_RULES = (
+    Rule("username", True, check_username),
+    Rule("password", False, check_password),
+    Rule("firstname", False, check_name),
+)
+LOOKUP_RULES = (Rule("username", True, check_username),)
+
+
+def invalid(field: str, message: str) -> Problem:
+    return Problem(400, f"'{field}' {message}.", field=field)
+
+
+def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str, str | None]:
+    """Return every rule's field (None when optional and absent); unknown fields are ignored."""
+    valid: dict[str, str | None] = {}
+    for rule in rules:
+        value = fields.get(rule.name)
+        if value is None:
+            if rule.required:
+                raise invalid(rule.name, "is required")
+            valid[rule.name] = None
+            continue
+        if not isinstance(value, str):
+            raise invalid(rule.name, "must be a string")
+        message = rule.check(value)
+        if message:
+            raise invalid(rule.name, message)
+        valid[rule.name] = value
+    return valid
+
+
+def single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if key in fields:
+            # Two values for one field: refuse to guess which the client meant.
+            raise invalid(key, "is given more than once")
+        fields[key] = value
+    return fields
+
+
+def query_fields() -> dict[str, str]:
+    return single_values(list(request.args.items(multi=True)))
+
+
+def body_fields() -> dict[str, object]:
+    """The POST body as a flat str->str mapping, whatever its accepted content type."""
+    mimetype = request.mimetype
+    if mimetype == FORM:
+        return form_fields(request.get_data(cache=False))
+    if mimetype == MULTIPART:
+        if not request.mimetype_params.get("boundary"):
+            raise Problem(400, "The multipart/form-data body has no boundary parameter.")
+        return single_values(list(request.form.items(multi=True)))
+    if mimetype == JSON:
+        return json_fields(request.get_data(cache=False))
+    received = f"Content-Type '{mimetype}'" if mimetype else "A request without a Content-Type"
+    raise Problem(
+        415,
+        f"{received} is not supported; send {', '.join(ACCEPTED_BODY_TYPES)}.",
+        headers={"Accept-Post": ", ".join(ACCEPTED_BODY_TYPES)},
+    )
+
+
+def form_fields(raw: bytes) -> dict[str, str]:
+    try:
+        # werkzeug would silently keep undecodable bytes as replacement text;
+        # strict decoding turns a garbled form into a clear 400 instead.
+        pairs = parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeDecodeError as exc:
+        raise Problem(400, f"The form body is not valid UTF-8: {exc.reason}.") from exc
+    return single_values(pairs)
+
+
+def json_fields(raw: bytes) -> dict[str, object]:
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(document, dict):
+        raise Problem(400, "The JSON body must be an object of string fields.")
+    # null means "not given"; other non-string values are rejected by validate().
+    return {key: value for key, value in document.items() if value is not None}
