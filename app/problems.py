@@ -44,7 +44,7 @@ def problem_response(
     **extensions: Any,
 ) -> Response:
     body = {
-        # about:blank means "the status code says it all"; title is then its phrase (RFC 9457 §4.2.1).
+        # about:blank: the status code says it all, and title is its phrase (RFC 9457 4.2.1).
         "type": "about:blank",
         "title": status_title(status),
         "status": status,

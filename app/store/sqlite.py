@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 
-from app.store import StoreUnavailable, UserRecord, UsernameTaken
+from app.store import StoreUnavailable, UsernameTaken, UserRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -57,9 +57,7 @@ class SqliteUserStore:
         # isolation_level=None: each statement is its own transaction, so a writer
         # takes the write lock up front and waits for it under busy_timeout rather
         # than failing a read-to-write lock upgrade with "database is locked".
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None
-        )
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         if not self._schema_ready:
             # WAL lets readers proceed while one writer commits; the setting is
