@@ -1,0 +1,148 @@
+"""Channels: ways to deliver an HttpRequest to the app and read what the client gets."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from flask import Flask
+
+from tests.contract import Channel
+from tests.events import EventKind, assert_real_shape, build_event, read_result
+from tests.http_types import HttpRequest, HttpResponse
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the runtime's context object that code here reads."""
+
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_name: str = "flask-user-api-dev-api"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:api"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def flask_client_channel(app: Flask) -> Channel:
+    client = app.test_client()
+
+    def send(request: HttpRequest) -> HttpResponse:
+        response = client.open(
+            request.path,
+            method=request.method,
+            query_string=list(request.query),
+            headers=list(request.headers),
+            data=request.body,
+        )
+        return HttpResponse(response.status_code, list(response.headers.items()), response.data)
+
+    return send
+
+
+def lambda_channel(
+    invoke: Callable[[dict[str, Any]], Any], kind: EventKind, *, base64_body: bool
+) -> Channel:
+    """Build the real-shaped event, invoke, and read the result as the client would."""
+
+    def send(request: HttpRequest) -> HttpResponse:
+        event = build_event(kind, request, base64_body=base64_body)
+        assert_real_shape(kind, event)
+        return read_result(kind, invoke(event))
+
+    return send
+
+
+def handler_invoke(event: dict[str, Any]) -> Any:
+    import handler
+
+    return handler.handler(event, LambdaContext())
+
+
+TRANSPORT_HEADERS = frozenset({"server", "date", "connection", "keep-alive"})
+
+
+def http_channel(base_url: str) -> Channel:
+    """Real HTTP over a socket, as curl would send it."""
+    parts = urlsplit(base_url)
+
+    def send(request: HttpRequest) -> HttpResponse:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        target = quote(request.path)
+        if request.query:
+            target += "?" + urlencode(request.query)
+        try:
+            connection.request(
+                request.method, target, body=request.body or None, headers=dict(request.headers)
+            )
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        headers = [(k, v) for k, v in response.getheaders() if k.lower() not in TRANSPORT_HEADERS]
+        return HttpResponse(response.status, headers, body)
+
+    return send
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+@contextmanager
+def dev_server(env: dict[str, str]) -> Iterator[str]:
+    """Flask's development server in a child process, on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "app",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,35 @@
+"""Fixtures in the flaskr style (app, client), plus a store shared by the handler."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# handler.py builds its app at import, from the environment; point it at a
+# throwaway SQLite file before anything imports it.
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="user-api-tests-"))
+os.environ["USERS_DB"] = str(SESSION_DIR / "handler.sqlite3")
+os.environ.pop("USERS_TABLE", None)
+os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+
+settings.register_profile(
+    "ci", max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+from app import create_app  # noqa: E402
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return create_app({"TESTING": True, "USERS_DB": str(tmp_path / "users.sqlite3")})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

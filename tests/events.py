@@ -1,0 +1,274 @@
+"""Real-shaped Lambda events for each way AWS invokes the function, and readers for
+the responses, so one HttpRequest can travel through any channel.
+
+Shapes follow the AWS documentation and are checked against Powertools' parser
+models (see ``assert_real_shape``), so they cannot drift from what AWS sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+from tests.http_types import HttpRequest, HttpResponse
+
+EventKind = Literal["rest_v1", "http_api_v2", "alb", "alb_multi_value", "function_url"]
+EVENT_KINDS: tuple[EventKind, ...] = (
+    "rest_v1",
+    "http_api_v2",
+    "alb",
+    "alb_multi_value",
+    "function_url",
+)
+
+REST_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
+HTTP_API_HOST = "xyz789hijk.execute-api.us-east-1.amazonaws.com"
+FUNCTION_URL_HOST = "q2w3e4r5t6y7u8i9o0p1a2s3d4f5g6h7.lambda-url.us-east-1.on.aws"
+ALB_HOST = "my-alb-1234567890.us-east-1.elb.amazonaws.com"
+CLIENT_IP = "203.0.113.7"
+TARGET_GROUP_ARN = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambda-api/0123456789abcdef"
+)
+
+# Content types API Gateway v2 and function URLs pass as text; everything else
+# (including form posts) arrives base64-encoded.
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+def body_fields(request: HttpRequest, force_base64: bool) -> dict[str, Any]:
+    if not request.body:
+        return {"body": None, "isBase64Encoded": False}
+    if force_base64:
+        return {"body": base64.b64encode(request.body).decode(), "isBase64Encoded": True}
+    return {"body": request.body.decode("utf-8", "surrogateescape"), "isBase64Encoded": False}
+
+
+def grouped(pairs: tuple[tuple[str, str], ...], lower: bool = False) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key.lower() if lower else key, []).append(value)
+    return out
+
+
+def standard_headers(request: HttpRequest, host: str) -> tuple[tuple[str, str], ...]:
+    added = [
+        ("Host", host),
+        ("X-Forwarded-For", CLIENT_IP),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Proto", "https"),
+    ]
+    if request.body and request.header("Content-Length") is None:
+        added.append(("Content-Length", str(len(request.body))))
+    names = {k.lower() for k, _ in request.headers}
+    return request.headers + tuple((k, v) for k, v in added if k.lower() not in names)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def rest_v1_event(
+    request: HttpRequest, *, base64_body: bool = False, stage: str = "prod", host: str = REST_HOST
+) -> dict[str, Any]:
+    headers = grouped(standard_headers(request, host))
+    query = grouped(request.query)
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": "/{proxy+}",
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": {k: v[-1] for k, v in headers.items()},
+        "multiValueHeaders": headers,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {"proxy": request.path.lstrip("/")} if request.path != "/" else None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": host.split(".")[0],
+            "resourceId": "a1b2c3",
+            "resourcePath": "/{proxy+}",
+            "httpMethod": request.method,
+            "extendedRequestId": "AbCdEfGhIjKlMnO=",
+            "requestTime": "24/Nov/2026:19:40:21 +0000",
+            "path": f"/{stage}{request.path}",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": host.split(".")[0],
+            "requestTimeEpoch": now_ms(),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": CLIENT_IP,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": request.header("User-Agent") or "curl/8.5.0",
+                "user": None,
+            },
+            "domainName": host,
+        },
+        **body_fields(request, base64_body),
+    }
+
+
+def v2_event(
+    request: HttpRequest,
+    *,
+    base64_body: bool | None,
+    host: str,
+    stage: str = "$default",
+    route_key: str = "$default",
+) -> dict[str, Any]:
+    headers = grouped(standard_headers(request, host), lower=True)
+    cookies = headers.pop("cookie", [])
+    raw_path = request.path if stage == "$default" else f"/{stage}{request.path}"
+    if base64_body is None:  # what AWS itself does: text types plain, others base64
+        content_type = request.header("Content-Type") or ""
+        base64_body = not content_type.startswith(TEXT_TYPES)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": urlencode(request.query, quote_via=quote),
+        "headers": {k: ",".join(v) for k, v in headers.items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": host.split(".")[0],
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": CLIENT_IP,
+                "userAgent": request.header("User-Agent") or "curl/8.5.0",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": stage,
+            "time": "24/Nov/2026:19:40:21 +0000",
+            "timeEpoch": now_ms(),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = [c.strip() for value in cookies for c in value.split(";")]
+    if request.query:
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in grouped(request.query).items()}
+    if request.body:  # HTTP API omits body on requests without one
+        event.update(body_fields(request, base64_body))
+    return event
+
+
+def http_api_v2_event(
+    request: HttpRequest,
+    *,
+    base64_body: bool | None = None,
+    stage: str = "$default",
+    host: str = HTTP_API_HOST,
+) -> dict[str, Any]:
+    route_key = "$default" if stage == "$default" else "ANY /{proxy+}"
+    return v2_event(request, base64_body=base64_body, host=host, stage=stage, route_key=route_key)
+
+
+def function_url_event(request: HttpRequest, *, base64_body: bool | None = None) -> dict[str, Any]:
+    # The v2 shape on the lambda-url host; AuthType NONE sends no authorizer.
+    return v2_event(request, base64_body=base64_body, host=FUNCTION_URL_HOST)
+
+
+def alb_event(
+    request: HttpRequest, *, base64_body: bool = False, multi_value: bool = False
+) -> dict[str, Any]:
+    headers = grouped(standard_headers(request, ALB_HOST), lower=True)
+    # ALB forwards the query string as the client sent it: still URL-encoded.
+    query = grouped(tuple((quote(k, safe=""), quote(v, safe="")) for k, v in request.query))
+    event: dict[str, Any] = {
+        "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP_ARN}},
+        "httpMethod": request.method,
+        "path": request.path,
+        **body_fields(request, base64_body),
+    }
+    if event["body"] is None:
+        event["body"] = ""  # ALB sends an empty string, never null
+    if multi_value:
+        event["multiValueQueryStringParameters"] = query
+        event["multiValueHeaders"] = headers
+    else:
+        event["queryStringParameters"] = {k: v[-1] for k, v in query.items()}
+        event["headers"] = {k: v[-1] for k, v in headers.items()}
+    return event
+
+
+def build_event(kind: EventKind, request: HttpRequest, *, base64_body: bool) -> dict[str, Any]:
+    if kind == "rest_v1":
+        return rest_v1_event(request, base64_body=base64_body)
+    if kind == "http_api_v2":
+        return http_api_v2_event(request, base64_body=base64_body)
+    if kind == "function_url":
+        return function_url_event(request, base64_body=base64_body)
+    return alb_event(request, base64_body=base64_body, multi_value=kind == "alb_multi_value")
+
+
+def assert_real_shape(kind: EventKind, event: dict[str, Any]) -> None:
+    """Validate against Powertools' models of what AWS sends (they reject drift)."""
+    from aws_lambda_powertools.utilities.parser import models
+
+    if kind == "alb_multi_value":
+        # AlbModel wrongly requires single-value fields; check the multi-value shape by hand.
+        assert set(event) >= {"requestContext", "httpMethod", "path", "body", "isBase64Encoded"}
+        assert "headers" not in event and "queryStringParameters" not in event
+        assert all(isinstance(v, list) for v in event["multiValueHeaders"].values())
+        assert all(isinstance(v, list) for v in event["multiValueQueryStringParameters"].values())
+        assert event["requestContext"]["elb"]["targetGroupArn"].startswith("arn:aws:")
+        return
+    model = {
+        "rest_v1": models.APIGatewayProxyEventModel,
+        "http_api_v2": models.APIGatewayProxyEventV2Model,
+        "alb": models.AlbModel,
+        "function_url": models.LambdaFunctionUrlModel,
+    }[kind]
+    model.model_validate(event)
+
+
+TEXTUAL_RESPONSE_TYPES = ("text/", "application/json", "application/problem+json")
+
+
+def read_result(kind: EventKind, result: Any) -> HttpResponse:
+    """What the client would receive for this Lambda result, after checking its shape."""
+    assert isinstance(result, dict), result
+    status = result["statusCode"]
+    assert isinstance(status, int) and 100 <= status <= 599, result
+    assert isinstance(result["body"], str), result
+    assert isinstance(result["isBase64Encoded"], bool), result
+    headers: list[tuple[str, str]] = []
+    if kind in ("rest_v1", "alb_multi_value"):
+        assert "multiValueHeaders" in result, result
+        for name, values in result["multiValueHeaders"].items():
+            headers += [(name, v) for v in values]
+    else:
+        assert "multiValueHeaders" not in result, result
+        headers += list(result["headers"].items())
+    if kind in ("http_api_v2", "function_url"):
+        assert not any(k.lower() == "set-cookie" for k, _ in headers), "Set-Cookie outside cookies"
+        headers += [("Set-Cookie", c) for c in result.get("cookies", [])]
+    else:
+        assert "cookies" not in result
+    if kind in ("alb", "alb_multi_value"):
+        assert result["statusDescription"].startswith(f"{status} "), result
+    body = (
+        base64.b64decode(result["body"]) if result["isBase64Encoded"] else result["body"].encode()
+    )
+    response = HttpResponse(status, headers, body)
+    content_type = response.header("Content-Type") or ""
+    if content_type.startswith(TEXTUAL_RESPONSE_TYPES):
+        assert not result["isBase64Encoded"], f"{content_type} body was base64-encoded"
+    return response
