@@ -1,0 +1,117 @@
+"""Property-based: whatever arrives, the handler answers with a well-formed response.
+
+The ``ci`` hypothesis profile (the default, see conftest) runs 2,500 examples per
+test, so several thousand events in all.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import handler
+from tests.channels import LambdaContext
+from tests.events import EVENT_KINDS, build_event
+from tests.http_types import HttpRequest
+from tests.test_handler import assert_well_formed
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+TOKEN = st.text(
+    alphabet="!#$%&'*+-.^_`|~ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+    min_size=1,
+    max_size=12,
+)
+# What a client controls: method, path, query, headers and body, each arbitrary.
+header_values = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=40
+)
+client_requests = st.builds(
+    HttpRequest,
+    method=st.sampled_from(["GET", "POST", "PUT", "OPTIONS", "HEAD", "DELETE", "PATCH"]) | TOKEN,
+    path=st.sampled_from(["/userDetails", "/userSignUp", "/"])
+    | st.text(max_size=30).map(lambda p: "/" + p),
+    query=st.lists(st.tuples(st.text(max_size=10), st.text(max_size=20)), max_size=3).map(tuple),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["Content-Type", "Accept", "Cookie", "X-Forwarded-For", "Host"])
+            | TOKEN,
+            header_values,
+        ),
+        max_size=5,
+    ).map(tuple),
+    body=st.binary(max_size=200)
+    | st.sampled_from(
+        [b"username=sam&lastname=king", b'{"username": "sam"}', b"{", b"\xff\xfe", b""]
+    ),
+)
+
+
+@given(json_values)
+def test_any_json_value_gets_a_well_formed_answer(event: Any) -> None:
+    result = handler.handler(event, LambdaContext())
+    assert_well_formed(result)
+    assert result["statusCode"] in (204, 400)
+
+
+@given(
+    st.sampled_from(EVENT_KINDS),
+    client_requests,
+    st.booleans(),
+    st.lists(
+        st.tuples(
+            st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=3),
+            st.none() | st.text(max_size=10),
+            json_values | st.just(...),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_mutated_events_get_a_well_formed_answer(
+    kind: str,
+    request: HttpRequest,
+    base64_body: bool,
+    mutations: list[tuple[list[int], str | None, Any]],
+) -> None:
+    """Real events with keys deleted (``...``), replaced or added with arbitrary JSON,
+    at any depth."""
+    event = build_event(kind, request, base64_body=base64_body)
+    for path, new_key, value in mutations:
+        mutate(event, path, new_key, value)
+    assert_well_formed(handler.handler(event, LambdaContext()))
+
+
+def mutate(event: dict[str, Any], path: list[int], new_key: str | None, value: Any) -> None:
+    """Walk ``path`` (indexes into each dict's keys), then change one key there."""
+    target: Any = event
+    for index in path[:-1]:
+        keys = list(target)
+        if not keys or not isinstance(target[keys[index % len(keys)]], dict):
+            break
+        target = target[keys[index % len(keys)]]
+    keys = list(target)
+    key = new_key if new_key is not None or not keys else keys[path[-1] % len(keys)]
+    if value is ...:
+        target.pop(key, None)
+    else:
+        target[key] = copy.deepcopy(value)
+
+
+@given(st.sampled_from(EVENT_KINDS), client_requests, st.booleans())
+def test_anything_a_client_sends_gets_no_5xx(
+    kind: str, request: HttpRequest, base64_body: bool
+) -> None:
+    result = handler.handler(build_event(kind, request, base64_body=base64_body), LambdaContext())
+    assert_well_formed(result)
+    assert result["statusCode"] < 500, result
