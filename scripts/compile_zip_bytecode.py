@@ -1,0 +1,172 @@
+"""Rewrite a Lambda deployment zip so that every module ships 3.12 bytecode the runtime uses.
+
+Lambda's code directory is read-only, so a module without usable bytecode is recompiled on every
+cold start. Timestamp-based .pyc files are unreliable in a zip (2-second DOS times, time zones),
+so this writes PEP 552 hash-based bytecode with check_source off ("unchecked-hash", what
+``py_compile --invalidation-mode unchecked-hash`` writes): the runtime loads it without looking
+at the source's timestamp or hash.
+
+- Our code (``handler.py``, ``app/``) keeps its sources and gets
+  ``__pycache__/<name>.cpython-312.pyc`` next to them.
+- Dependencies get one of two layouts (``--deps-layout``):
+  ``sourceless`` (default): ``<name>.pyc`` replaces ``<name>.py`` (PEP 3147 "sourceless"
+  import). The bytecode is all the runtime reads anyway; dropping the sources keeps the zip
+  near 1.2 MB instead of 1.8 MB. Tracebacks through dependencies show file and line, not text.
+  ``pycache``: sources plus ``__pycache__`` bytecode, like our code.
+
+It also drops stale ``.pyc``/``.pyo`` and ``__pycache__`` entries, ``bin/`` (console scripts pip
+installs next to the dependencies), serverless-python-requirements' bookkeeping files and
+directory entries, and writes sorted entries with fixed timestamps, so the same inputs give the
+same zip bytes. Run it with the runtime's interpreter (3.12); it refuses any other version.
+
+Usage: compile_zip_bytecode.py [--deps-layout sourceless|pycache] ZIP [ZIP ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import marshal
+import os
+import stat
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+TARGET_CACHE_TAG = "cpython-312"
+# Where Lambda extracts the code; recorded as the code objects' file name.
+TASK_ROOT = "/var/task"
+# PEP 552 flags: bit 0 = hash-based, bit 1 = check_source. 0b01 = hash-based, unchecked.
+UNCHECKED_HASH_FLAGS = 0b01
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+# Our own code: keeps its sources, and must compile.
+OWN_CODE = ("handler.py", "app/")
+DROPPED_PREFIXES = ("bin/",)
+DROPPED_NAMES = frozenset({".completed_requirements", "requirements.txt"})
+DEPS_LAYOUTS = ("sourceless", "pycache")
+
+
+def is_own_code(name: str) -> bool:
+    return name.startswith(OWN_CODE)
+
+
+def pycache_name(source_name: str) -> str:
+    directory, _, filename = source_name.rpartition("/")
+    cached = f"__pycache__/{filename.removesuffix('.py')}.{TARGET_CACHE_TAG}.pyc"
+    return f"{directory}/{cached}" if directory else cached
+
+
+def unchecked_hash_pyc(source: bytes, source_name: str) -> bytes:
+    code = compile(source, f"{TASK_ROOT}/{source_name}", "exec", dont_inherit=True, optimize=0)
+    return b"".join(
+        (
+            importlib.util.MAGIC_NUMBER,
+            UNCHECKED_HASH_FLAGS.to_bytes(4, "little"),
+            importlib.util.source_hash(source),
+            marshal.dumps(code),
+        )
+    )
+
+
+def is_dropped(name: str) -> bool:
+    return (
+        name.endswith("/")
+        or name.endswith((".pyc", ".pyo"))
+        or "__pycache__/" in name
+        or name.startswith(DROPPED_PREFIXES)
+        or name in DROPPED_NAMES
+    )
+
+
+def entry_info(name: str, original: zipfile.ZipInfo | None) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+    info.create_system = 3  # Unix, so that external_attr carries permissions.
+    executable = original is not None and (original.external_attr >> 16) & 0o111
+    info.external_attr = (0o100755 if executable else 0o100644) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def compile_entries(
+    contents: dict[str, bytes], deps_layout: str
+) -> tuple[dict[str, bytes], list[str]]:
+    """Return the zip's new entries and the dependency sources that did not compile."""
+    entries: dict[str, bytes] = {}
+    skipped: list[str] = []
+    for name, data in contents.items():
+        if not name.endswith(".py"):
+            entries[name] = data
+            continue
+        try:
+            pyc = unchecked_hash_pyc(data, name)
+        except (SyntaxError, ValueError) as error:
+            if is_own_code(name):
+                raise SystemExit(f"error: {name} does not compile: {error}") from error
+            skipped.append(f"{name}: {error}")
+            entries[name] = data
+            continue
+        if is_own_code(name) or deps_layout == "pycache":
+            entries[name] = data
+            entries[pycache_name(name)] = pyc
+        else:
+            entries[name + "c"] = pyc
+    return entries, skipped
+
+
+def write_zip(
+    zip_path: Path, entries: dict[str, bytes], originals: dict[str, zipfile.ZipInfo]
+) -> None:
+    mode = stat.S_IMODE(zip_path.stat().st_mode)
+    handle, temp_name = tempfile.mkstemp(dir=zip_path.parent, suffix=".zip.tmp")
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(temp_name, "w", compresslevel=9) as archive:
+            for name in sorted(entries):
+                archive.writestr(entry_info(name, originals.get(name)), entries[name])
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, zip_path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def rewrite(zip_path: Path, deps_layout: str = "sourceless") -> tuple[int, int, list[str]]:
+    """Rewrite zip_path in place; return (entries written, .pyc among them, skipped sources)."""
+    with zipfile.ZipFile(zip_path) as archive:
+        originals = {info.filename: info for info in archive.infolist()}
+        contents = {
+            name: archive.read(info) for name, info in originals.items() if not is_dropped(name)
+        }
+    entries, skipped = compile_entries(contents, deps_layout)
+    write_zip(zip_path, entries, originals)
+    return len(entries), sum(name.endswith(".pyc") for name in entries), skipped
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deps-layout", choices=DEPS_LAYOUTS, default="sourceless")
+    parser.add_argument("zips", nargs="+", type=Path)
+    args = parser.parse_args(None if argv is None else list(argv))
+    if sys.implementation.cache_tag != TARGET_CACHE_TAG:
+        print(
+            f"error: bytecode must be compiled by {TARGET_CACHE_TAG} (the Lambda runtime), "
+            f"not {sys.implementation.cache_tag} ({sys.executable})",
+            file=sys.stderr,
+        )
+        return 2
+    for zip_path in args.zips:
+        count, pycs, skipped = rewrite(zip_path, args.deps_layout)
+        for line in skipped:
+            print(f"warning: no bytecode for {line}", file=sys.stderr)
+        size = zip_path.stat().st_size
+        print(
+            f"bytecode: {zip_path.name}: {count} entries, {pycs} unchecked-hash "
+            f"{TARGET_CACHE_TAG} .pyc (dependencies: {args.deps_layout}), {size / 1024:.0f} KiB"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
