@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from app.store import StoreUnavailable
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -83,6 +85,19 @@ def render_http_error(error: HTTPException) -> Response | HTTPException:
     return problem_response(error.code, detail, headers)
 
 
+RETRY_AFTER_SECONDS = 2
+
+
+def render_store_unavailable(error: StoreUnavailable) -> Response:
+    # The store guarantees nothing was written, so a retry is safe; say when.
+    current_app.logger.warning("store unavailable: %s", error)
+    return problem_response(
+        503,
+        "The user store is temporarily unavailable; nothing was changed. Retry shortly.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def render_unexpected(error: Exception) -> Response:
     """A bug: the client gets a request id to quote, the traceback goes to the logs only."""
     request_id = lambda_request_id() or str(uuid.uuid4())
@@ -102,4 +117,5 @@ def lambda_request_id() -> str | None:
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, render_problem)
     app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(StoreUnavailable, render_store_unavailable)
     app.register_error_handler(Exception, render_unexpected)

@@ -7,6 +7,7 @@ single machine only; the DynamoDB backend serves AWS.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -60,14 +61,31 @@ class SqliteUserStore:
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         if not self._schema_ready:
-            # WAL lets readers proceed while one writer commits; the setting is
-            # stored in the file, so doing it once per process is enough.
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.executescript(SCHEMA)
+            self._prepare(conn)
             self._schema_ready = True
         conn.execute("PRAGMA synchronous = NORMAL")
         self._local.conn = conn
         return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL and create the schema, once per process.
+
+        WAL lets readers proceed while one writer commits; the mode is stored in the
+        file. Changing it needs an exclusive lock, and SQLite reports a conflict there
+        at once instead of calling the busy handler, so processes that open a new
+        file together retry here, within the same busy timeout.
+        """
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.002, 0.01))
 
     def _run(self, sql: str, params: dict) -> sqlite3.Cursor:
         try:
