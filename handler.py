@@ -180,20 +180,20 @@ def optional_dict(value: Any, name: str) -> dict[str, Any]:
 
 def string_map(value: Any, name: str) -> dict[str, str]:
     mapping = optional_dict(value, name)
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise RejectedEvent(f"'{name}' must map strings to strings.")
+    for key, item in mapping.items():
+        if type(key) is not str or type(item) is not str:
+            raise RejectedEvent(f"'{name}' must map strings to strings.")
     return mapping
 
 
 def string_list_map(value: Any, name: str) -> dict[str, list[str]]:
     mapping = optional_dict(value, name)
     for key, values in mapping.items():
-        if not (
-            isinstance(key, str)
-            and isinstance(values, list)
-            and all(isinstance(v, str) for v in values)
-        ):
+        if type(key) is not str or type(values) is not list:
             raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
+        for item in values:
+            if type(item) is not str:
+                raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
     return mapping
 
 
@@ -205,8 +205,10 @@ def join_header(name: str, values: list[str]) -> str:
 
 def merged_headers(single: dict[str, str], multi: dict[str, list[str]]) -> dict[str, str]:
     """One value per case-insensitive header name, repeated values joined."""
-    grouped: dict[str, tuple[str, list[str]]] = {}
     pairs = [(k, v) for k, vs in multi.items() for v in vs] if multi else list(single.items())
+    if len({k.lower() for k, _ in pairs}) == len(pairs):
+        return dict(pairs)  # the usual case: nothing repeated, nothing to join
+    grouped: dict[str, tuple[str, list[str]]] = {}
     for name, value in pairs:
         grouped.setdefault(name.lower(), (name, []))[1].append(value)
     return {name: join_header(name, values) for name, values in grouped.values()}
@@ -237,6 +239,8 @@ def decoded_body(event: Event) -> bytes:
 def without_warmup_marker(event: Event) -> Event:
     # serverless-wsgi answers {} to any event with a warm-up "source"; an HTTP event
     # that happens to carry one must still reach the app.
+    if "source" not in event:
+        return event
     return {k: v for k, v in event.items() if k != "source"}
 
 
@@ -362,10 +366,11 @@ def split_mount(
     """
     script_name = ""
     stage = context.get("stage")
-    if isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
+    staged = kind == "rest" or (kind == "http_api" and stage != "$default")
+    if staged and isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
         if kind == "rest":
             script_name = "/" + stage
-        elif kind == "http_api" and stage != "$default":
+        else:
             rest = strip_prefix(path, "/" + stage)
             if rest is not None:
                 script_name, path = "/" + stage, rest
