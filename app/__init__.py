@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,14 +27,33 @@ def env_int(name: str, default: int) -> int:
     return value
 
 
+# DynamoDB's rule for table names.
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def table_name_from_env() -> str | None:
+    raw = os.environ.get("USERS_TABLE") or None
+    if raw is not None and not TABLE_NAME.fullmatch(raw):
+        # serverless-offline passes an unresolved `!Ref UsersTable` as "[object Object]".
+        raise ConfigurationError(
+            f"USERS_TABLE must be a DynamoDB table name ({TABLE_NAME.pattern}), got {raw!r};"
+            " an unresolved CloudFormation reference (!Ref) reads like '[object Object]'."
+        )
+    return raw
+
+
 def settings_from_env(instance_path: str) -> dict[str, Any]:
     return {
         "USERS_DB": os.environ.get("USERS_DB") or os.path.join(instance_path, "users.sqlite3"),
-        "USERS_TABLE": os.environ.get("USERS_TABLE") or None,
+        "USERS_TABLE": table_name_from_env(),
         "MAX_CONTENT_LENGTH": env_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
         "DB_BUSY_TIMEOUT_MS": env_int("DB_BUSY_TIMEOUT_MS", 5000),
         # Lambda sets this; its presence means the local disk is ephemeral.
         "LAMBDA_FUNCTION_NAME": os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or None,
+        # ...except under serverless-offline (IS_OFFLINE) and `osls invoke local` (IS_LOCAL),
+        # which set it too but run on this machine, where an SQLite file is fine.
+        "LAMBDA_EMULATED": os.environ.get("IS_OFFLINE") == "true"
+        or os.environ.get("IS_LOCAL") == "true",
     }
 
 

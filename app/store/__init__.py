@@ -6,8 +6,9 @@ chooses and opens the backend once per process, ``get_store`` hands it to views.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 
@@ -60,7 +61,23 @@ def init_app(app: Flask) -> None:
     app.extensions["user_store"] = open_store(app.config)
 
 
-def open_store(config: dict) -> UserStore:
+def open_store(config: Mapping[str, Any]) -> UserStore:
+    """DynamoDB when USERS_TABLE is set, else SQLite, which is refused inside Lambda."""
+    table = config.get("USERS_TABLE")
+    if table:
+        # Imported only here: boto3 comes with the Lambda runtime, not requirements.txt,
+        # and SQLite runs should not pay for importing it.
+        from app.store.dynamodb import ClientSettings, DynamoUserStore
+
+        return DynamoUserStore(table, ClientSettings.from_config(config))
+    if config.get("LAMBDA_FUNCTION_NAME") and not config.get("LAMBDA_EMULATED"):
+        # Each container has its own ephemeral disk: users written there would vanish
+        # with the container and differ between concurrent ones. Refuse to start.
+        raise ConfigurationError(
+            f"USERS_TABLE is not set in Lambda function {config['LAMBDA_FUNCTION_NAME']!r}:"
+            " the SQLite store would live on the container's ephemeral disk and lose users."
+            " Set USERS_TABLE to the DynamoDB table's name (serverless.yml does: !Ref UsersTable)."
+        )
     from app.store.sqlite import SqliteUserStore
 
     return SqliteUserStore(config["USERS_DB"], busy_timeout_ms=config["DB_BUSY_TIMEOUT_MS"])
