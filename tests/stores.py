@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from app.store import UserStore
+from app.store import UserStore, open_store
 from app.store.sqlite import SqliteUserStore
 
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "dynamodb")
 
 
-def open_backend(backend: str, workdir: Path) -> UserStore:
+@dataclass(frozen=True)
+class DynamoTable:
+    """A fresh table on a local DynamoDB-compatible server (tests/conftest_dynamo.py)."""
+
+    endpoint_url: str
+    name: str
+
+
+def open_backend(backend: str, workdir: Path, table: DynamoTable | None = None) -> UserStore:
     if backend == "sqlite":
         return SqliteUserStore(str(workdir / "users.sqlite3"))
+    if backend == "dynamodb":
+        # Through open_store, so the test covers the app's own selection and client settings.
+        return open_store(app_config(backend, workdir, table))
     raise ValueError(backend)
 
 
-def app_config(backend: str, workdir: Path) -> dict[str, str]:
+def app_config(backend: str, workdir: Path, table: DynamoTable | None = None) -> dict[str, Any]:
     """create_app() overrides that select this backend."""
     if backend == "sqlite":
         return {"USERS_DB": str(workdir / "users.sqlite3")}
+    if backend == "dynamodb":
+        if table is None:
+            raise ValueError("the dynamodb backend needs a table")
+        return {
+            "USERS_TABLE": table.name,
+            "DYNAMODB_ENDPOINT_URL": table.endpoint_url,
+            # Where the app would fall back to SQLite by mistake, the file would show up.
+            "USERS_DB": str(workdir / "must-not-exist.sqlite3"),
+        }
     raise ValueError(backend)

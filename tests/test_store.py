@@ -1,17 +1,21 @@
-"""The store contract, on every backend, against real storage (a real SQLite file)."""
+"""The store contract, on every backend, against real storage: a real SQLite file, and
+a real DynamoDB-compatible server (dynalite, which locks per key) over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
 import multiprocessing
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.security import check_password_hash
 
 from app import create_app
 from app.store import UsernameTaken, UserRecord, UserStore
-from tests.stores import BACKENDS, app_config, open_backend
+from tests.stores import BACKENDS, DynamoTable, app_config, open_backend
+
+pytest_plugins = ["tests.conftest_dynamo"]
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -22,8 +26,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(backend: str, tmp_path: Path) -> UserStore:
-    return open_backend(backend, tmp_path)
+def table(backend: str, request: pytest.FixtureRequest) -> DynamoTable | None:
+    # Only DynamoDB runs start the server; a fresh table per test keeps tests independent.
+    return request.getfixturevalue("dynamo_table") if backend == "dynamodb" else None
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path, table: DynamoTable | None) -> UserStore:
+    return open_backend(backend, tmp_path, table)
 
 
 def test_unknown_user_is_none(store: UserStore) -> None:
@@ -58,7 +68,7 @@ def test_details_before_sign_up_still_allow_one_sign_up(store: UserStore) -> Non
     assert store.get_user("sam") == UserRecord("sam", "john", "king")
 
 
-def sign_up_at_once(config: dict[str, str], barrier, results) -> None:
+def sign_up_at_once(config: dict[str, Any], barrier, results) -> None:
     app = create_app(config)
     client = app.test_client()
     barrier.wait()
@@ -67,13 +77,17 @@ def sign_up_at_once(config: dict[str, str], barrier, results) -> None:
 
 
 @pytest.mark.slow
-def test_sixteen_processes_race_for_one_username(backend: str, tmp_path: Path) -> None:
+def test_sixteen_processes_race_for_one_username(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
     """Exactly one winner; the rest get a clean 409, never 'database is locked' or 500."""
     processes = 16
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(processes)
     results = context.Queue()
-    config = app_config(backend, tmp_path)  # a fresh store: schema creation races too
+    # A fresh store: for SQLite, schema creation races too; each worker builds its own
+    # app and DynamoDB client after the fork, as separate Lambda containers would.
+    config = app_config(backend, tmp_path, table)
     workers = [
         context.Process(target=sign_up_at_once, args=(config, barrier, results))
         for _ in range(processes)

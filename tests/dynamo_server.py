@@ -1,0 +1,324 @@
+"""DynamoDB-compatible servers on 127.0.0.1 for the tests, and sockets that misbehave.
+
+- dynalite (npm): locks per key, so the sign-up race against it means something.
+- moto's server: for ReturnValuesOnConditionCheckFailure, which dynalite 4.0.0 ignores.
+- a refusing endpoint (nothing listens) and a stalling one (accepts, never answers);
+  an endpoint that answers with a given DynamoDB error (throttling and the like); and a
+  proxy that lets a write land but loses its response.
+
+Tables are created with the key schema serverless.yml declares, read from that file,
+so the tests exercise the table that will really be deployed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DYNALITE_CLI = REPO / "node_modules" / "dynalite" / "cli.js"
+TABLE_RESOURCE = "UsersTable"
+DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # Without credentials boto3 would probe the EC2 metadata service, which hangs here.
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that reads short-form intrinsics (!Ref X) as {"Ref": X} and so on."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def serverless_config() -> dict[str, Any]:
+    with open(REPO / "serverless.yml", encoding="utf-8") as file:
+        return yaml.load(file, Loader=CloudFormationLoader)  # a SafeLoader subclass
+
+
+def table_resource() -> dict[str, Any]:
+    return serverless_config()["resources"]["Resources"][TABLE_RESOURCE]
+
+
+def table_definition() -> dict[str, Any]:
+    """CreateTable arguments for the keys serverless.yml declares (not copied here)."""
+    properties = table_resource()["Properties"]
+    return {
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties["BillingMode"],
+    }
+
+
+def dynamodb_client(endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=DUMMY_AWS_ENV["AWS_DEFAULT_REGION"]).client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=DUMMY_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def create_table(client: Any, name: str | None = None) -> str:
+    name = name or "users-" + uuid.uuid4().hex[:12]
+    client.create_table(TableName=name, **table_definition())
+    deadline = time.monotonic() + 10
+    # boto3's table_exists waiter polls every 20 s; the local servers need milliseconds.
+    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} did not become ACTIVE")
+        time.sleep(0.01)
+    return name
+
+
+def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
+    return client.scan(TableName=table, ConsistentRead=True)["Items"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+@dataclass(frozen=True)
+class Server:
+    kind: str
+    endpoint_url: str
+
+
+@contextmanager
+def dynalite(path: Path | None = None) -> Iterator[Server]:
+    if not DYNALITE_CLI.exists():
+        raise RuntimeError(f"{DYNALITE_CLI} is missing: run `npm ci`")
+    # --port 0 is not supported by dynalite, so pick a free port (a tiny race, retried).
+    for _ in range(3):
+        port = free_port()
+        command = [
+            "node",
+            str(DYNALITE_CLI),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--createTableMs",
+            "0",
+            "--deleteTableMs",
+            "0",
+        ]
+        if path is not None:
+            command += ["--path", str(path)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port, process)
+        except RuntimeError:
+            continue
+        try:
+            yield Server("dynalite", f"http://127.0.0.1:{port}")
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return
+    raise RuntimeError("dynalite did not start: " + process.stderr.read().decode()[-500:])
+
+
+@contextmanager
+def moto_server() -> Iterator[Server]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield Server("moto", f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
+def refusing_endpoint() -> str:
+    """A loopback port with nothing listening: connect() is refused at once."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@contextmanager
+def stalling_endpoint() -> Iterator[str]:
+    """Accepts connections and reads requests, but never answers (a hung server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)  # keep it open and silent
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def dummy_aws_env() -> dict[str, str]:
+    return {**os.environ, **DUMMY_AWS_ENV}
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore expects
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence per-request logs
+        pass
+
+    def read_body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def operation(self) -> str:
+        # X-Amz-Target: DynamoDB_20120810.PutItem
+        return (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+
+    def reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@dataclass
+class Recorder:
+    """What a fake endpoint saw: the operation of each request, in order."""
+
+    operations: list[str]
+
+
+@contextmanager
+def error_endpoint(status: int, code: str) -> Iterator[tuple[str, Recorder]]:
+    """Answers every request with the given DynamoDB error, as the service shapes it."""
+    recorder = Recorder([])
+
+    class Handler(_QuietHandler):
+        def do_POST(self) -> None:
+            self.read_body()
+            recorder.operations.append(self.operation())
+            body = json.dumps(
+                {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "simulated"}
+            ).encode()
+            self.reply(status, {"Content-Type": "application/x-amz-json-1.0"}, body)
+
+    with _serving(Handler) as url:
+        yield url, recorder
+
+
+@contextmanager
+def response_losing_proxy(
+    upstream: str, operation: str, lose: int
+) -> Iterator[tuple[str, Recorder]]:
+    """Forwards every request to ``upstream``, but for the first ``lose`` requests of
+    ``operation`` it drops the answer: the write lands, the client hears nothing and
+    times out, as when a connection dies after DynamoDB applied the request."""
+    recorder = Recorder([])
+    target = urlsplit(upstream)
+    remaining = [lose]
+    lock = threading.Lock()
+
+    class Handler(_QuietHandler):
+        def do_POST(self) -> None:
+            body = self.read_body()
+            recorder.operations.append(self.operation())
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection.request("POST", self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+            finally:
+                connection.close()
+            with lock:
+                drop = self.operation() == operation and remaining[0] > 0
+                if drop:
+                    remaining[0] -= 1
+            if drop:
+                self.close_connection = True
+                time.sleep(2)  # longer than the client's read timeout: it gives up first
+                return
+            self.reply(response.status, dict(response.getheaders()), answer)
+
+    with _serving(Handler) as url:
+        yield url, recorder
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

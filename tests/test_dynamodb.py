@@ -1,0 +1,348 @@
+"""The DynamoDB backend beyond the shared store contract (tests/test_store.py):
+deployment config, misconfiguration, faults over real sockets, exactly-once sign-up
+when a response is lost, and the whole HTTP contract through handler.handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.security import check_password_hash
+
+from app import create_app
+from app.store import ConfigurationError
+from app.store.dynamodb import ClientSettings, DynamoUserStore, shared_client
+from tests import dynamo_server
+from tests.channels import handler_invoke, lambda_channel
+from tests.contract import CASES, Case, run_case
+from tests.events import EVENT_KINDS
+from tests.stores import DynamoTable, app_config
+
+pytest_plugins = ["tests.conftest_dynamo"]
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# Short enough that every fault test finishes in about a second.
+FAST_FAILING = {
+    "DYNAMODB_CONNECT_TIMEOUT": 0.2,
+    "DYNAMODB_READ_TIMEOUT": 0.3,
+    "DYNAMODB_MAX_ATTEMPTS": 2,
+}
+SCRYPT_AND_REQUEST_MARGIN_S = 1.0
+
+
+def dynamo_app(table: DynamoTable, tmp_path: Path, **overrides: Any) -> Flask:
+    return create_app({"TESTING": True, **app_config("dynamodb", tmp_path, table), **overrides})
+
+
+def items(client: Any, table: DynamoTable) -> list[dict[str, Any]]:
+    return dynamo_server.scan_all(client, table.name)
+
+
+# ---------------------------------------------------------------- serverless.yml
+
+
+def test_table_is_pay_per_request_and_protected_from_deletion() -> None:
+    resource = dynamo_server.table_resource()
+    properties = resource["Properties"]
+    assert resource["Type"] == "AWS::DynamoDB::Table"
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["DeletionProtectionEnabled"] is True
+
+
+def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
+    dynamo_table: DynamoTable, tmp_path: Path
+) -> None:
+    provider = dynamo_server.serverless_config()["provider"]
+    assert provider["environment"]["USERS_TABLE"] == {"Ref": "UsersTable"}
+    dynamo_statements = [
+        s
+        for s in provider["iam"]["role"]["statements"]
+        if any(str(a).startswith("dynamodb:") for a in s["Action"])
+    ]
+    assert len(dynamo_statements) == 1
+    (statement,) = dynamo_statements
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
+
+    # Every path through the app (both sign-up outcomes, details, lookups), recorded.
+    app = dynamo_app(dynamo_table, tmp_path)
+    called: set[str] = set()
+    store = app.extensions["user_store"]
+    assert isinstance(store, DynamoUserStore)
+    hook = "before-call.dynamodb"
+
+    def record(model: Any, **_: Any) -> None:
+        called.add("dynamodb:" + model.name)
+
+    store.client.meta.events.register(hook, record)
+    try:
+        client = app.test_client()
+        client.post("/userDetails", data="username=sam&lastname=king", headers=FORM)
+        client.post("/userSignUp", data="username=sam&password=long-enough-1", headers=FORM)
+        client.post("/userSignUp", data="username=sam", headers=FORM)
+        client.get("/userDetails?username=sam")
+        client.get("/userDetails?username=nobody")
+    finally:
+        store.client.meta.events.unregister(hook, record)
+    assert called == set(statement["Action"])
+
+
+def test_worst_case_store_call_fits_the_function_timeout() -> None:
+    timeout = dynamo_server.serverless_config()["provider"]["timeout"]
+    worst = ClientSettings().worst_case_seconds()
+    assert worst + SCRYPT_AND_REQUEST_MARGIN_S < timeout, (worst, timeout)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_inside_lambda_without_a_table_the_app_refuses_to_start(tmp_path: Path) -> None:
+    db = tmp_path / "users.sqlite3"
+    with pytest.raises(ConfigurationError, match="USERS_TABLE is not set"):
+        create_app({"LAMBDA_FUNCTION_NAME": "user-api-dev-api", "USERS_DB": str(db)})
+    assert not db.exists()
+
+
+def test_serverless_offline_may_still_use_sqlite(tmp_path: Path) -> None:
+    config = {"LAMBDA_FUNCTION_NAME": "user-api-dev-api", "LAMBDA_EMULATED": True}
+    app = create_app({**config, "USERS_DB": str(tmp_path / "users.sqlite3")})
+    form = "username=sam&lastname=king"
+    assert app.test_client().post("/userDetails", data=form, headers=FORM).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("IS_OFFLINE", "true"), ("IS_LOCAL", "true"), ("IS_OFFLINE", "")]
+)
+def test_emulation_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "user-api-dev-api")
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("USERS_DB", str(tmp_path / "users.sqlite3"))
+    if value:
+        assert create_app().config["LAMBDA_EMULATED"] is True
+    else:
+        with pytest.raises(ConfigurationError):
+            create_app()
+
+
+def test_an_unresolved_table_reference_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What serverless-offline passes for `USERS_TABLE: !Ref UsersTable`.
+    monkeypatch.setenv("USERS_TABLE", "[object Object]")
+    with pytest.raises(ConfigurationError, match="unresolved CloudFormation reference"):
+        create_app()
+
+
+def test_sqlite_runs_never_import_boto3(tmp_path: Path) -> None:
+    # boto3 is not in requirements.txt; only the DynamoDB backend may need it.
+    probe = (
+        f"import sys; sys.path.insert(0, {str(dynamo_server.REPO)!r}); from app import create_app;"
+        f"create_app({{'USERS_DB': {str(tmp_path / 'u.sqlite3')!r}}}).test_client()"
+        ".get('/userDetails?username=x');"
+        "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-I", "-c", probe], cwd=dynamo_server.REPO, check=True)
+
+
+def test_the_client_is_built_once_per_process_and_settings(
+    dynamo_table: DynamoTable, tmp_path: Path
+) -> None:
+    first = dynamo_app(dynamo_table, tmp_path).extensions["user_store"]
+    second = dynamo_app(dynamo_table, tmp_path).extensions["user_store"]
+    assert first.client is second.client
+    assert first.client is shared_client(ClientSettings(endpoint_url=dynamo_table.endpoint_url))
+
+
+# ---------------------------------------------------------------- what is stored
+
+
+def test_items_follow_the_documented_model_and_hold_only_a_scrypt_hash(
+    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+) -> None:
+    client = dynamo_app(dynamo_table, tmp_path).test_client()
+    password = "correct-horse-battery-staple"
+    form = f"username=sam&password={password}&firstname=john"
+    assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
+    assert (
+        client.post("/userDetails", data="username=sam&lastname=king", headers=FORM).status_code
+        == 201
+    )
+    stored = {item["sk"]["S"]: item for item in items(dynalite_client, dynamo_table)}
+    assert set(stored) == {"ACCOUNT", "DETAILS"}
+    account, details = stored["ACCOUNT"], stored["DETAILS"]
+    assert account["pk"] == details["pk"] == {"S": "USER#sam"}
+    assert set(account) == {"pk", "sk", "password_hash", "firstname", "created_at", "token"}
+    assert set(details) == {"pk", "sk", "lastname", "updated_at"}  # no firstname given
+    assert account["password_hash"]["S"].startswith("scrypt:")
+    assert check_password_hash(account["password_hash"]["S"], password)
+    assert password not in json.dumps(stored)
+    assert client.get("/userDetails?username=sam").json == {
+        "username": "sam",
+        "firstname": "john",
+        "lastname": "king",
+    }
+
+
+# ---------------------------------------------------------------- faults
+
+
+def assert_503(response: Any) -> None:
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "2"
+    assert response.json["detail"].startswith("The user store is temporarily unavailable")
+
+
+def assert_every_route_is_a_503(app: Flask) -> None:
+    client = app.test_client()
+    assert_503(client.post("/userSignUp", data="username=sam", headers=FORM))
+    assert_503(client.post("/userDetails", data="username=sam&lastname=king", headers=FORM))
+    assert_503(client.get("/userDetails?username=sam"))
+
+
+def assert_nothing_was_written(
+    table: DynamoTable, tmp_path: Path, dynalite_client: Any, healthy: bool = True
+) -> None:
+    assert items(dynalite_client, table) == []
+    if healthy:  # and the username is still free for a retry against the real server
+        client = dynamo_app(table, tmp_path).test_client()
+        assert client.post("/userSignUp", data="username=sam", headers=FORM).status_code == 200
+
+
+def test_a_refused_connection_is_a_503_and_nothing_is_written(
+    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+) -> None:
+    endpoint = dynamo_server.refusing_endpoint()
+    app = dynamo_app(dynamo_table, tmp_path, DYNAMODB_ENDPOINT_URL=endpoint, **FAST_FAILING)
+    started = time.monotonic()
+    assert_every_route_is_a_503(app)
+    assert time.monotonic() - started < 3
+    assert_nothing_was_written(dynamo_table, tmp_path, dynalite_client)
+
+
+def test_a_stalled_server_is_a_503_within_the_read_timeout(
+    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+) -> None:
+    with dynamo_server.stalling_endpoint() as endpoint:
+        app = dynamo_app(dynamo_table, tmp_path, DYNAMODB_ENDPOINT_URL=endpoint, **FAST_FAILING)
+        started = time.monotonic()
+        assert_every_route_is_a_503(app)
+        elapsed = time.monotonic() - started
+    # 3 requests x 2 attempts x 0.3 s read timeout, plus backoff: well under 3 s.
+    assert elapsed < 3, elapsed
+    assert_nothing_was_written(dynamo_table, tmp_path, dynalite_client)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "ProvisionedThroughputExceededException"),
+        (400, "ThrottlingException"),
+        (400, "RequestLimitExceeded"),
+        (500, "InternalServerError"),
+        (503, "ServiceUnavailable"),
+    ],
+)
+def test_throttling_and_server_errors_are_503s_after_the_retries(
+    dynamo_table: DynamoTable, tmp_path: Path, status: int, code: str
+) -> None:
+    with dynamo_server.error_endpoint(status, code) as (endpoint, seen):
+        app = dynamo_app(
+            dynamo_table,
+            tmp_path,
+            DYNAMODB_ENDPOINT_URL=endpoint,
+            **{**FAST_FAILING, "DYNAMODB_MAX_ATTEMPTS": 2},
+        )
+        assert_503(app.test_client().post("/userSignUp", data="username=sam", headers=FORM))
+    assert seen.operations == ["PutItem", "PutItem"]  # retried once, then gave up
+
+
+def test_a_missing_table_is_a_500_naming_the_table(
+    dynalite_server: dynamo_server.Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A deployment bug: a 503 would tell clients to retry something that cannot succeed.
+    table = DynamoTable(dynalite_server.endpoint_url, "no-such-table")
+    client = dynamo_app(table, tmp_path).test_client()
+    with caplog.at_level(logging.ERROR):
+        response = client.post("/userSignUp", data="username=sam", headers=FORM)
+    assert response.status_code == 500
+    assert "request_id" in response.json
+    assert "USERS_TABLE 'no-such-table' cannot be used: ResourceNotFoundException" in caplog.text
+
+
+@pytest.fixture
+def moto_table(moto_dynamodb: dynamo_server.Server) -> DynamoTable:
+    client = dynamo_server.dynamodb_client(moto_dynamodb.endpoint_url)
+    return DynamoTable(moto_dynamodb.endpoint_url, dynamo_server.create_table(client))
+
+
+def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
+    moto_table: DynamoTable, tmp_path: Path
+) -> None:
+    """The first PutItem lands but its answer never arrives; botocore retries, and the
+    retry finds the account already there. It is ours (same token), so: 200, not 409.
+
+    On moto: dynalite 4.0.0 ignores ReturnValuesOnConditionCheckFailure.
+    """
+    proxy = dynamo_server.response_losing_proxy(moto_table.endpoint_url, "PutItem", lose=1)
+    with proxy as (endpoint, seen):
+        app = dynamo_app(
+            moto_table,
+            tmp_path,
+            DYNAMODB_ENDPOINT_URL=endpoint,
+            DYNAMODB_READ_TIMEOUT=0.5,
+            DYNAMODB_MAX_ATTEMPTS=3,
+        )
+        client = app.test_client()
+        response = client.post("/userSignUp", data="username=sam&firstname=j", headers=FORM)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert seen.operations == ["PutItem", "PutItem"]
+        again = client.post("/userSignUp", data="username=sam", headers=FORM)
+        assert again.status_code == 409  # and it is still exclusive
+    stored = dynamo_server.scan_all(
+        dynamo_server.dynamodb_client(moto_table.endpoint_url), moto_table.name
+    )
+    assert [item["sk"]["S"] for item in stored] == ["ACCOUNT"]
+
+
+# ---------------------------------------------------------------- the contract, end to end
+
+
+@pytest.fixture(scope="module")
+def dynamo_handler(
+    dynalite_server: dynamo_server.Server,
+    dynalite_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """handler.app rebuilt as in Lambda with USERS_TABLE set, pointed at dynalite."""
+    import handler
+
+    table = DynamoTable(dynalite_server.endpoint_url, dynamo_server.create_table(dynalite_client))
+    workdir = tmp_path_factory.mktemp("dynamo-handler")
+    lambda_app = create_app(
+        {**app_config("dynamodb", workdir, table), "LAMBDA_FUNCTION_NAME": "user-api-dev-api"}
+    )
+    assert isinstance(lambda_app.extensions["user_store"], DynamoUserStore)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(handler, "app", lambda_app)
+        yield
+    assert not (workdir / "must-not-exist.sqlite3").exists()
+
+
+@pytest.mark.parametrize("base64_body", [False, True], ids=["plain", "base64"])
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_contract_through_the_handler_on_dynamodb(
+    case: Case, kind: str, base64_body: bool, dynamo_handler: None
+) -> None:
+    run_case(lambda_channel(handler_invoke, kind, base64_body=base64_body), case)
