@@ -1,0 +1,82 @@
+"""Create the users table on a local DynamoDB-compatible server, if it is missing.
+
+The key schema and billing mode are read from serverless.yml (the UsersTable resource),
+so the local table is keyed exactly like the deployed one. Used by
+scripts/run_dynamodb_local.sh; needs boto3 and PyYAML (both in requirements-dev.txt).
+
+    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 USERS_TABLE=users \\
+        .venv/bin/python scripts/create_local_table.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads serverless.yml's short-form intrinsics (!Ref, !GetAtt) as plain mappings."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def table_definition() -> dict[str, Any]:
+    with open(REPO / "serverless.yml", encoding="utf-8") as file:
+        config = yaml.load(file, Loader=CloudFormationLoader)  # a SafeLoader subclass
+    properties = config["resources"]["Resources"]["UsersTable"]["Properties"]
+    return {key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+
+
+def ensure_table(client: Any, name: str) -> bool:
+    """True when the table was created now, False when it already existed."""
+    try:
+        client.describe_table(TableName=name)
+        return False
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    client.create_table(TableName=name, **table_definition())
+    deadline = time.monotonic() + 30
+    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name!r} did not become ACTIVE")
+        time.sleep(0.05)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"))
+    parser.add_argument("--table", default=os.environ.get("USERS_TABLE"))
+    args = parser.parse_args()
+    if not args.endpoint_url or not args.table:
+        parser.error("need --endpoint-url/AWS_ENDPOINT_URL_DYNAMODB and --table/USERS_TABLE")
+    if not args.endpoint_url.startswith(("http://127.0.0.1", "http://localhost")):
+        # This script is for local servers; tables in AWS come from serverless.yml.
+        parser.error(f"refusing a non-local endpoint: {args.endpoint_url}")
+    client = boto3.session.Session().client("dynamodb", endpoint_url=args.endpoint_url)
+    created = ensure_table(client, args.table)
+    state = "created" if created else "exists"
+    print(f"table {args.table!r} {state} at {args.endpoint_url}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
