@@ -1,0 +1,71 @@
+'use strict';
+
+// Local plugin: adjust the in-memory config for local emulation only, that is for
+// `osls offline` and `osls invoke local`. Deployments and `package` are untouched.
+//
+// 1. offline only: serve one API Gateway flavour. serverless-offline 14 serves `http` (REST,
+//    payload v1) and `httpApi` (payload v2) events on one port, so `httpApi: '*'` (hapi route
+//    /{default*}, any method) and REST `ANY /{proxy+}` (/{proxy*}) collide and startup dies with
+//    "AssertError: New route /{proxy*} conflicts with existing /{default*}". The other flavour's
+//    events are dropped. custom.offlineEvents: httpApi (default; v2 payloads, like HTTP API and
+//    function URLs) or http (REST v1); per run: --param="offlineEvents=http".
+// 2. offline and invoke local: drop environment values that are CloudFormation intrinsics
+//    (e.g. USERS_TABLE: !Ref UsersTable). serverless-offline would pass "[object Object]";
+//    `invoke local` would ask CloudFormation for the stack's resources and fail offline. Without
+//    them the shell's value applies if set (USERS_TABLE=... for a local DynamoDB), else the
+//    app's default (SQLite).
+
+const FLAVOURS = ['httpApi', 'http'];
+
+class LocalEmulationPlugin {
+  constructor(serverless, cliOptions, { log } = {}) {
+    this.serverless = serverless;
+    this.log = log || { notice: console.log };
+    this.hooks = { initialize: () => this.initialize() };
+  }
+
+  initialize() {
+    const [command, subcommand] = this.serverless.processedInput.commands;
+    const offline = command === 'offline';
+    if (offline) this.selectOfflineEvents();
+    if (offline || (command === 'invoke' && subcommand === 'local')) this.dropIntrinsicEnv();
+  }
+
+  selectOfflineEvents() {
+    const service = this.serverless.service;
+    const keep = String((service.custom || {}).offlineEvents || 'httpApi');
+    if (!FLAVOURS.includes(keep)) {
+      throw new this.serverless.classes.Error(
+        `custom.offlineEvents must be one of ${FLAVOURS.join(', ')}, got ${JSON.stringify(keep)}`
+      );
+    }
+    const drop = FLAVOURS.filter((flavour) => flavour !== keep);
+    for (const name of service.getAllFunctions()) {
+      const fn = service.getFunction(name);
+      fn.events = (fn.events || []).filter((event) => !drop.some((key) => key in event));
+    }
+    this.log.notice(`local-emulation: offline serves ${keep} events only (${drop} dropped)`);
+  }
+
+  dropIntrinsicEnv() {
+    const service = this.serverless.service;
+    const scopes = [service.provider];
+    for (const name of service.getAllFunctions()) scopes.push(service.getFunction(name));
+    const dropped = new Set();
+    for (const scope of scopes) {
+      const environment = scope.environment || {};
+      for (const [key, value] of Object.entries(environment)) {
+        if (value !== null && typeof value === 'object') {
+          delete environment[key];
+          dropped.add(key);
+        }
+      }
+    }
+    if (dropped.size > 0) {
+      const names = [...dropped].join(', ');
+      this.log.notice(`local-emulation: CloudFormation values left unset locally: ${names}`);
+    }
+  }
+}
+
+module.exports = LocalEmulationPlugin;
