@@ -15,7 +15,18 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv run test lint clean
+.PHONY: help venv node_modules run package invoke-local test lint clean
+
+# Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
+# scripts/sls, which activates the venv, sets dummy AWS credentials and cleans up child processes.
+NODE_STAMP := node_modules/.installed
+SLS := scripts/sls
+# make run OFFLINE_EVENTS=http: REST (payload v1) instead of HTTP API (payload v2) on :5000.
+OFFLINE_EVENTS ?= httpApi
+# make package ALB_LISTENER_ARN=arn:aws:elasticloadbalancing:...: also add the ALB event.
+ALB_LISTENER_ARN ?=
+# make invoke-local EVENT=tests/events/rest_v1.json
+EVENT ?= tests/events/http_api_v2.json
 
 help:
 	@echo "make run    serve the API on http://localhost:5000"
@@ -32,14 +43,29 @@ $(STAMP): $(VENV_PY) requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-run: $(STAMP)
-	$(VENV)/bin/flask --app app run --host 127.0.0.1 --port 5000
+$(NODE_STAMP): package.json package-lock.json .npmrc
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or later" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+node_modules: $(NODE_STAMP)
+
+# serverless-offline on http://localhost:5000 running handler.py in the venv. Ctrl-C stops it.
+run: $(STAMP) $(NODE_STAMP)
+	$(SLS) offline start --param="offlineEvents=$(OFFLINE_EVENTS)"
+
+# .serverless/user-api.zip and the CloudFormation templates, built locally (no AWS calls).
+package: $(STAMP) $(NODE_STAMP)
+	$(SLS) package $(if $(ALB_LISTENER_ARN),--param="albListenerArn=$(ALB_LISTENER_ARN)")
+
+invoke-local: $(STAMP) $(NODE_STAMP)
+	$(SLS) invoke local -f api -p $(EVENT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) lint
+test: $(STAMP) $(NODE_STAMP) lint
 	$(VENV)/bin/python -m pytest
 
 clean:

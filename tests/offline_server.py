@@ -1,0 +1,162 @@
+"""Run the API under serverless-offline (what `make run` serves) for tests.
+
+    with start_offline() as base_url:          # e.g. "http://127.0.0.1:41234"
+        urllib.request.urlopen(base_url + "/userDetails?username=sam")
+
+It starts ``scripts/sls offline start`` (the repo's osls, the 3.12 venv active, dummy AWS
+credentials) in a new session on a free 127.0.0.1 port, polls until the port accepts connections,
+yields the base URL, and on exit stops it with SIGINT (as Ctrl-C would), escalating to SIGKILL,
+then makes sure no process of that session is left (osls, the /bin/sh and python3 worker).
+
+Unless USERS_DB or USERS_TABLE is set (in ``env`` or the environment), the app gets a fresh SQLite
+file in a temporary directory, so runs never touch the developer's database. serverless-offline
+serves one API flavour at a time (``events``): "httpApi" (payload v2, the default) or "http"
+(REST, payload v1); see serverless_plugins/local-emulation.js.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SLS = ROOT / "scripts" / "sls"
+HOST = "127.0.0.1"
+EVENT_FLAVOURS = ("httpApi", "http")
+
+
+class OfflineError(RuntimeError):
+    """serverless-offline did not start, or did not stop cleanly."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def ensure_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise OfflineError(f"{HOST}:{port} is already in use: {error}") from None
+
+
+def session_pids(sid: int) -> list[int]:
+    """Processes in session ``sid`` (Linux /proc); empty where /proc is unavailable."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state ppid pgrp session ...
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_session(sid: int, sig: signal.Signals) -> None:
+    for pid in session_pids(sid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(sid, sig)
+
+
+def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise OfflineError(f"serverless-offline exited with status {process.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise OfflineError(f"serverless-offline not listening on {port} after {timeout}s")
+            time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGINT the session (like Ctrl-C), then SIGKILL whatever is left in it."""
+    sid = process.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(sid, signal.SIGINT)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        kill_session(sid, signal.SIGKILL)
+        process.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while session_pids(sid):
+        if time.monotonic() > deadline:
+            kill_session(sid, signal.SIGKILL)
+            if session_pids(sid):
+                raise OfflineError(f"processes left after stopping offline: {session_pids(sid)}")
+            break
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def start_offline(
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    events: str = "httpApi",
+    startup_timeout: float = 60.0,
+    stop_grace: float = 15.0,
+) -> Iterator[str]:
+    """Serve handler.py through serverless-offline; yield its base URL, e.g. http://127.0.0.1:5000."""
+    if events not in EVENT_FLAVOURS:
+        raise ValueError(f"events must be one of {EVENT_FLAVOURS}, got {events!r}")
+    http_port = port or free_port()
+    ensure_free(http_port)
+    lambda_port = free_port()
+    while lambda_port == http_port:
+        lambda_port = free_port()
+    with tempfile.TemporaryDirectory(prefix="offline-") as workdir:
+        child_env = {**os.environ, **(env or {})}
+        if not child_env.get("USERS_DB") and not child_env.get("USERS_TABLE"):
+            child_env["USERS_DB"] = str(Path(workdir) / "users.sqlite3")
+        log_path = Path(workdir) / "offline.log"
+        command = [
+            str(SLS),
+            "offline",
+            "start",
+            "--host",
+            HOST,
+            "--httpPort",
+            str(http_port),
+            "--lambdaPort",
+            str(lambda_port),
+            f"--param=offlineEvents={events}",
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            try:
+                wait_until_listening(process, http_port, startup_timeout)
+            except OfflineError as error:
+                output = log_path.read_text(errors="replace")[-4000:]
+                raise OfflineError(f"{error}\n--- offline output ---\n{output}") from None
+            yield f"http://{HOST}:{http_port}"
+        finally:
+            stop(process, stop_grace)
