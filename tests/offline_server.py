@@ -83,7 +83,8 @@ def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: f
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise OfflineError(f"serverless-offline not listening on {port} after {timeout}s")
+                message = f"serverless-offline not listening on {port} after {timeout}s"
+                raise OfflineError(message) from None
             time.sleep(0.05)
 
 
