@@ -42,7 +42,9 @@ def dynalite_server(aws_env: None) -> Iterator[dynamo_server.Server]:
         yield server
 
 
-@pytest.fixture(scope="session")
+# Module scope: its threads must be gone before the race tests fork (a fork of a
+# multi-threaded process can deadlock the child on a lock some thread was holding).
+@pytest.fixture(scope="module")
 def moto_dynamodb(aws_env: None) -> Iterator[dynamo_server.Server]:
     # moto's werkzeug logs every request to stderr; the tests read its state, not its logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

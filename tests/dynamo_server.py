@@ -241,9 +241,15 @@ class _QuietHandler(BaseHTTPRequestHandler):
 
     def reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
+        skip = {"content-length", "connection", "transfer-encoding"}
         for name, value in headers.items():
-            self.send_header(name, value)
+            if name.lower() not in skip:
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        # One request per connection, so no handler thread outlives the test waiting on a
+        # pooled keep-alive socket (the race tests fork, and must fork a 1-thread process).
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
@@ -303,7 +309,8 @@ def response_losing_proxy(
                     remaining[0] -= 1
             if drop:
                 self.close_connection = True
-                time.sleep(2)  # longer than the client's read timeout: it gives up first
+                # Longer than the client's read timeout, so it gives up first.
+                self.server.stopping.wait(2)  # type: ignore[attr-defined]
                 return
             self.reply(response.status, dict(response.getheaders()), answer)
 
@@ -311,14 +318,24 @@ def response_losing_proxy(
         yield url, recorder
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() joins every handler thread
+    block_on_close = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.stopping = threading.Event()
+
+
 @contextmanager
 def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = _Server(handler)
+    thread = threading.Thread(target=server.serve_forever)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
+        thread.join()
