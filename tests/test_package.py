@@ -1,0 +1,492 @@
+"""The deployment package and the Serverless config, built the way `make package` builds them.
+
+`scripts/sls package --package DIR` (osls + serverless-python-requirements + the bytecode plugin)
+runs once per variant (without and with an ALB listener), into temporary directories, so the
+developer's .serverless/ is left alone. Also: `invoke local` on every tests/events file, and the
+serverless-offline server that `make run` starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import marshal
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.offline_server import (
+    ROOT,
+    OfflineError,
+    free_port,
+    session_pids,
+    start_offline,
+    wait_until_listening,
+)
+
+pytestmark = pytest.mark.slow
+
+SLS = ROOT / "scripts" / "sls"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
+SERVICE = "user-api"
+MAX_ZIP_BYTES = 1_500_000
+ALB_LISTENER_ARN = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "listener/app/user-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
+)
+# CPython 3.12's bytecode magic (importlib.util.MAGIC_NUMBER under 3.12): what Lambda loads.
+PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, check_source off.
+# Distributions the python3.12 runtime provides (/var/runtime); never in the zip.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"}
+EVENTS_DIR = ROOT / "tests" / "events"
+EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
+SEED_FORM = {"username": "sam", "firstname": "john", "lastname": "king"}
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def pinned_requirements() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[normalise(name)] = version.strip()
+    return pins
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One package build at a time (pytest-xdist): they share the requirements cache."""
+    lock_path = ROOT / ".cache" / "sls-package.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass(frozen=True)
+class Build:
+    directory: Path
+
+    @property
+    def zip_path(self) -> Path:
+        return self.directory / f"{SERVICE}.zip"
+
+    @property
+    def template_path(self) -> Path:
+        return self.directory / "cloudformation-template-update-stack.json"
+
+    def template(self) -> dict[str, Any]:
+        return json.loads(self.template_path.read_text())
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template()["Resources"].items() if v["Type"] == type_}
+
+
+def build(directory: Path, *params: str) -> Build:
+    for name in ("node_modules/.bin/osls", ".venv/bin/python"):
+        assert (ROOT / name).exists(), f"{name} missing: run `make node_modules venv`"
+    with build_lock():
+        result = subprocess.run(
+            [str(SLS), "package", "--package", str(directory), *params],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert result.returncode == 0, f"osls package failed:\n{result.stdout}\n{result.stderr}"
+    return Build(directory)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return build(tmp_path_factory.mktemp("package"))
+
+
+@pytest.fixture(scope="module")
+def alb_package(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return build(
+        tmp_path_factory.mktemp("package-alb"), f"--param=albListenerArn={ALB_LISTENER_ARN}"
+    )
+
+
+@pytest.fixture(scope="module")
+def entries(package: Build) -> dict[str, bytes]:
+    with zipfile.ZipFile(package.zip_path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def own_sources() -> set[str]:
+    sources = {"handler.py"}
+    for path in (ROOT / "app").rglob("*.py"):
+        sources.add(path.relative_to(ROOT).as_posix())
+    return sources
+
+
+def pycache_path(source: str) -> str:
+    directory, _, filename = source.rpartition("/")
+    cached = f"__pycache__/{filename.removesuffix('.py')}.cpython-312.pyc"
+    return f"{directory}/{cached}" if directory else cached
+
+
+def dependency_records(entries: dict[str, bytes]) -> dict[str, list[str]]:
+    """Distribution (normalised name) -> the files its RECORD lists."""
+    records = {}
+    for name, data in entries.items():
+        match = re.fullmatch(r"([^/]+)-([^/-]+)\.dist-info/RECORD", name)
+        if match:
+            rows = data.decode().splitlines()
+            records[normalise(match[1])] = [row.split(",", 1)[0] for row in rows if row]
+    return records
+
+
+def assert_unchecked_hash_pyc(pyc: bytes, name: str, source: bytes | None = None) -> None:
+    assert pyc[:4] == PY312_MAGIC, f"{name}: not CPython 3.12 bytecode"
+    assert int.from_bytes(pyc[4:8], "little") == UNCHECKED_HASH, f"{name}: not unchecked-hash"
+    if source is not None:
+        assert pyc[8:16] == importlib.util.source_hash(source), f"{name}: hash is not its source's"
+    if sys.version_info[:2] == (3, 12):
+        code = marshal.loads(pyc[16:])
+        assert code.co_filename.startswith("/var/task/"), f"{name}: {code.co_filename}"
+
+
+# --- contents -------------------------------------------------------------------------------
+
+
+def test_zip_holds_our_code_and_nothing_else_of_the_repo(entries: dict[str, bytes]) -> None:
+    shipped_sources = {
+        name for name in entries if name == "handler.py" or name.startswith("app/")
+    } - {pycache_path(source) for source in own_sources()}
+    assert shipped_sources == own_sources()
+    repo_only = ("tests/", "scripts/", "serverless_plugins/", ".venv/", "node_modules/", ".cache/")
+    repo_only += (".data/", "instance/", ".serverless/", ".git/", "bench/")
+    assert not [name for name in entries if name.startswith(repo_only)]
+    assert not [name for name in entries if name.endswith((".sqlite3", ".db", ".pyo"))]
+    for name in ("serverless.yml", "package.json", "Makefile", "requirements.txt", ".npmrc"):
+        assert name not in entries
+
+
+def test_zip_holds_exactly_the_pinned_runtime_dependencies(entries: dict[str, bytes]) -> None:
+    shipped = {}
+    for name in entries:
+        match = re.fullmatch(r"([^/]+)-([^/-]+)\.dist-info/METADATA", name)
+        if match:
+            shipped[normalise(match[1])] = match[2]
+    assert shipped == pinned_requirements()
+    assert not RUNTIME_PROVIDED & {name.split("/", 1)[0] for name in entries}
+
+
+def test_every_dependency_file_comes_from_its_distribution(entries: dict[str, bytes]) -> None:
+    records = dependency_records(entries)
+    allowed = set()
+    for files in records.values():
+        for path in files:
+            allowed.add(path)
+            if path.endswith(".py"):
+                allowed.update({path + "c", pycache_path(path)})
+    own = own_sources() | {pycache_path(source) for source in own_sources()}
+    strays = sorted(name for name in entries if name not in allowed and name not in own)
+    assert strays == []
+
+
+def test_every_module_ships_unchecked_hash_cpython312_bytecode(
+    package: Build, entries: dict[str, bytes]
+) -> None:
+    for source in own_sources():
+        cached = pycache_path(source)
+        assert cached in entries, f"no {cached}"
+        assert_unchecked_hash_pyc(entries[cached], cached, entries[source])
+    # Dependencies: sourceless <name>.pyc, or source + __pycache__ (custom.bytecode.depsLayout).
+    # The hash must be that of the source pip installed (kept in the build's requirements/).
+    installed = package.directory / "requirements"
+    checked = 0
+    for files in dependency_records(entries).values():
+        for path in (p for p in files if p.endswith(".py")):
+            source = (installed / path).read_bytes()
+            pyc_name = pycache_path(path) if path in entries else path + "c"
+            assert pyc_name in entries, f"no bytecode for {path}"
+            assert_unchecked_hash_pyc(entries[pyc_name], pyc_name, source)
+            checked += 1
+    assert checked > 100
+    stray_pycs = [
+        name
+        for name in entries
+        if name.endswith(".pyc") and "__pycache__/" in name and ".cpython-312." not in name
+    ]
+    assert stray_pycs == []
+
+
+def test_zip_size_and_entry_order(package: Build) -> None:
+    assert package.zip_path.stat().st_size <= MAX_ZIP_BYTES
+    with zipfile.ZipFile(package.zip_path) as archive:
+        infos = archive.infolist()
+    names = [info.filename for info in infos]
+    assert names == sorted(names)
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert all(info.compress_type == zipfile.ZIP_DEFLATED for info in infos)
+
+
+def test_zip_bytes_depend_only_on_the_code(package: Build, alb_package: Build) -> None:
+    """Two builds (the ALB one only changes the template) give byte-identical zips."""
+    digests = {hashlib.sha256(b.zip_path.read_bytes()).hexdigest() for b in (package, alb_package)}
+    assert len(digests) == 1
+
+
+RUNTIME_PROBE = """
+import json, os, sys
+root, site_packages, event_file = sys.argv[1:4]
+sys.path.insert(0, root)
+sys.path.append(site_packages)  # stands in for /var/runtime (boto3 and friends)
+import handler
+response = handler.handler(json.load(open(event_file)), None)
+modules = {}
+for name, module in list(sys.modules.items()):
+    origin = getattr(getattr(module, "__spec__", None), "origin", None)
+    if origin:
+        modules[name] = origin
+print(json.dumps({"response": response, "modules": modules}))
+"""
+
+
+def test_runtime_loads_only_shipped_bytecode_whatever_the_timestamps(
+    package: Build, tmp_path: Path
+) -> None:
+    """Extract like Lambda, make every source newer than its bytecode, import and serve."""
+    root = tmp_path / "task"
+    with zipfile.ZipFile(package.zip_path) as archive:
+        archive.extractall(root)
+    future = time.time() + 365 * 24 * 3600
+    for path in root.rglob("*.py"):
+        os.utime(path, (future, future))
+    before = {p for p in root.rglob("*") if p.is_file()}
+    site_packages = next((ROOT / ".venv" / "lib").glob("python3.12/site-packages"))
+    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [
+            *(str(VENV_PYTHON), "-S", "-v", "-c", RUNTIME_PROBE),
+            *(str(root), str(site_packages), str(EVENTS_DIR / "rest_v1.json")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["response"]["statusCode"] == 201
+
+    from_zip = {n: o for n, o in probe["modules"].items() if o.startswith(str(root))}
+    assert {"handler", "app", "flask", "werkzeug", "serverless_wsgi"} <= from_zip.keys()
+    # Dependencies come from the zip; only what the runtime provides may come from elsewhere.
+    outside = {
+        name.split(".")[0]
+        for name, origin in probe["modules"].items()
+        if origin.startswith(str(site_packages))
+    }
+    assert outside <= RUNTIME_PROVIDED
+    # -v logs "code object from '<file>.pyc'" when bytecode is used; a compile from source logs
+    # "code object from <file>.py" (no quotes), a rejected .pyc "bytecode is stale".
+    loaded_pycs = set(re.findall(r"^# code object from '([^']+\.pyc)'$", result.stderr, re.M))
+    compiled = re.findall(r"^# code object from (\S+\.py)$", result.stderr, re.M)
+    assert [line for line in compiled if line.startswith(str(root))] == []
+    assert "bytecode is stale" not in result.stderr
+    for name, origin in from_zip.items():
+        if origin.endswith(".py"):
+            relative = Path(origin).relative_to(root).as_posix()
+            assert str(root / pycache_path(relative)) in loaded_pycs, name
+        else:
+            assert origin.endswith((".pyc", ".so")), origin
+            assert not origin.endswith(".pyc") or origin in loaded_pycs, name
+    after = {p for p in root.rglob("*") if p.is_file()}
+    assert after - before <= {root / "instance" / "users.sqlite3"}
+
+
+# --- CloudFormation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["plain", "alb"])
+def test_template_is_cfn_lint_clean(variant: str, request: pytest.FixtureRequest) -> None:
+    built: Build = request.getfixturevalue("package" if variant == "plain" else "alb_package")
+    result = subprocess.run(
+        [str(CFN_LINT), "--ignore-checks", "W3005", "--", str(built.template_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_function_configuration(package: Build) -> None:
+    [function] = package.resources("AWS::Lambda::Function").values()
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["Handler"] == "handler.handler"
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 10
+    assert props["Environment"]["Variables"]["STRIP_STAGE_PATH"] == "true"
+    [log_group] = package.resources("AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["RetentionInDays"] == 30
+
+
+def test_http_api_rest_api_and_function_url_events(package: Build) -> None:
+    routes = package.resources("AWS::ApiGatewayV2::Route").values()
+    assert [route["Properties"]["RouteKey"] for route in routes] == ["$default"]
+    methods = package.resources("AWS::ApiGateway::Method").values()
+    assert sorted(m["Properties"]["HttpMethod"] for m in methods) == ["ANY", "ANY"]
+    [proxy] = package.resources("AWS::ApiGateway::Resource").values()
+    assert proxy["Properties"]["PathPart"] == "{proxy+}"
+    [url] = package.resources("AWS::Lambda::Url").values()
+    assert url["Properties"]["AuthType"] == "NONE"
+
+
+def test_alb_event_only_with_a_listener_arn(package: Build, alb_package: Build) -> None:
+    for type_ in ("TargetGroup", "ListenerRule"):
+        assert package.resources(f"AWS::ElasticLoadBalancingV2::{type_}") == {}
+    [group] = alb_package.resources("AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    assert group["Properties"]["TargetType"] == "lambda"
+    attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
+    assert attributes["lambda.multi_value_headers.enabled"] is True
+    [rule] = alb_package.resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()
+    assert rule["Properties"]["ListenerArn"] == ALB_LISTENER_ARN
+    assert rule["Properties"]["Priority"] == 100
+    assert rule["Properties"]["Conditions"] == [{"Field": "path-pattern", "Values": ["/*"]}]
+    permissions = alb_package.resources("AWS::Lambda::Permission").values()
+    assert "elasticloadbalancing.amazonaws.com" in {
+        p["Properties"]["Principal"] for p in permissions
+    }
+
+
+# --- osls invoke local ----------------------------------------------------------------------
+
+DIRECT_CALL = """
+import json, sys
+import handler
+print(json.dumps(handler.handler(json.load(open(sys.argv[1])), None)))
+"""
+
+
+def last_json_document(output: str) -> dict[str, Any]:
+    """`invoke local` prints the handler's logs, then the response, pretty-printed."""
+    start = output.rfind("\n{\n")
+    return json.loads(output[start + 1 if start >= 0 else output.index("{\n") :])
+
+
+def test_there_are_event_files() -> None:
+    assert {path.stem for path in EVENT_FILES} >= {"rest_v1", "http_api_v2", "alb", "function_url"}
+
+
+@pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda path: path.stem)
+def test_invoke_local_answers_like_the_handler(event_file: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "USERS_DB": str(tmp_path / "invoke.sqlite3")}
+    result = subprocess.run(
+        [str(SLS), "invoke", "local", "-f", "api", "-p", str(event_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    emulated = last_json_document(result.stdout)
+
+    env["USERS_DB"] = str(tmp_path / "direct.sqlite3")
+    direct = subprocess.run(
+        [str(VENV_PYTHON), "-c", DIRECT_CALL, str(event_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert direct.returncode == 0, direct.stderr
+    expected = json.loads(direct.stdout.strip().splitlines()[-1])
+    assert emulated == expected
+    assert emulated["statusCode"] < 500
+
+
+# --- serverless-offline (what `make run` serves) --------------------------------------------
+
+
+def post_form(url: str, form: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode())
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.mark.parametrize("events", ["httpApi", "http"])
+def test_offline_serves_the_seed_requests_and_stops_cleanly(events: str, tmp_path: Path) -> None:
+    with start_offline(
+        env={"USERS_DB": str(tmp_path / "users.sqlite3")}, events=events
+    ) as base_url:
+        status, _, body = post_form(base_url + "/userDetails", SEED_FORM)
+        assert (status, body) == (201, b"Success")
+        status, headers, body = post_form(
+            base_url + "/userSignUp", {"username": "sam", "firstname": "john"}
+        )
+        assert (status, body) == (200, b"Success")
+        assert {k.lower(): v for k, v in headers.items()}["access-control-allow-origin"] == "*"
+        status, _, _ = post_form(base_url + "/userDetails", {"username": "sam", "firstname": "j"})
+        assert status == 400
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_offline_leaves_no_process_behind(how: str, tmp_path: Path) -> None:
+    """Ctrl-C on `make run` sends SIGINT to the foreground process group; `kill PID`, or make
+    itself when it gets SIGTERM, signals only the command. Either way nothing may be left."""
+    log = (tmp_path / "offline.log").open("wb")
+    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    port = free_port()
+    process = subprocess.Popen(
+        [str(SLS), "offline", "start", "--httpPort", str(port), "--lambdaPort", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until_listening(process, port, 60)
+        status, _, _ = post_form(f"http://127.0.0.1:{port}/userDetails", SEED_FORM)
+        assert status == 201
+        assert len(session_pids(process.pid)) >= 3  # the wrapper, osls, the python3 worker
+        if how == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+        deadline = time.monotonic() + 3
+        while session_pids(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_pids(process.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError, OfflineError):
+            for pid in session_pids(process.pid):
+                os.kill(pid, signal.SIGKILL)
+        log.close()
