@@ -108,6 +108,8 @@ def is_warmup(event: Any) -> bool:
     if not isinstance(event, dict):
         return False
     source = event.get("source")
+    if not isinstance(source, str):  # any JSON value may arrive here, lists included
+        return False
     return source in WARMUP_SOURCES or (
         source == "aws.events" and event.get("detail-type") == "Scheduled Event"
     )
