@@ -59,6 +59,9 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    # Say the charset outright: some proxies (serverless-offline's hapi among them) append
+    # it when missing, and a client should see the same Content-Type on every channel.
+    app.json.mimetype = "application/json; charset=utf-8"  # type: ignore[attr-defined]
     app.config.from_mapping(settings_from_env(app.instance_path))
     if config:
         app.config.update(config)

@@ -14,6 +14,12 @@
 //    `invoke local` would ask CloudFormation for the stack's resources and fail offline. Without
 //    them the shell's value applies if set (USERS_TABLE=... for a local DynamoDB), else the
 //    app's default (SQLite).
+// 3. offline only: turn off serverless-offline's built-in CORS emulation. Its hapi
+//    onPreResponse hook rewrites every response to a request carrying an Origin header: an
+//    OPTIONS preflight becomes a 200 whatever the function answered, and other responses gain
+//    access-control-allow-origin (echoing the Origin) and allow-credentials: true. API Gateway
+//    and ALB do nothing of the kind unless CORS is configured on them, which it is not here:
+//    the app answers preflights itself. Without this, `make run` would not show what AWS does.
 
 const FLAVOURS = ['httpApi', 'http'];
 
@@ -27,7 +33,10 @@ class LocalEmulationPlugin {
   initialize() {
     const [command, subcommand] = this.serverless.processedInput.commands;
     const offline = command === 'offline';
-    if (offline) this.selectOfflineEvents();
+    if (offline) {
+      this.selectOfflineEvents();
+      this.disableOfflineCors();
+    }
     if (offline || (command === 'invoke' && subcommand === 'local')) this.dropIntrinsicEnv();
   }
 
@@ -45,6 +54,20 @@ class LocalEmulationPlugin {
       fn.events = (fn.events || []).filter((event) => !drop.some((key) => key in event));
     }
     this.log.notice(`local-emulation: offline serves ${keep} events only (${drop} dropped)`);
+  }
+
+  disableOfflineCors() {
+    // serverless-offline imports the same CommonJS @hapi/hapi instance; skipping its
+    // onPreResponse registration is the only way in (the server is a private field).
+    const hapi = require('@hapi/hapi');
+    const prototype = Object.getPrototypeOf(hapi.server({ autoListen: false }));
+    if (prototype.ext.localEmulationPatched) return;
+    const ext = prototype.ext;
+    prototype.ext = function (event, ...rest) {
+      if (event === 'onPreResponse') return undefined;
+      return ext.call(this, event, ...rest);
+    };
+    prototype.ext.localEmulationPatched = true;
   }
 
   dropIntrinsicEnv() {

@@ -23,6 +23,7 @@ Channel = Callable[[HttpRequest], HttpResponse]
 FORM = "application/x-www-form-urlencoded"
 HTML = "text/html; charset=utf-8"
 PROBLEM = "application/problem+json"
+JSON_UTF8 = "application/json; charset=utf-8"
 CORS = {"Access-Control-Allow-Origin": "*"}
 CURL_ACCEPT = ("Accept", "*/*")
 BROWSER_ACCEPT = (
@@ -150,7 +151,7 @@ CASES: tuple[Case, ...] = (
         Expect(
             200,
             json={"username": "{user}", "firstname": "john", "lastname": "queen"},
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": JSON_UTF8},
         ),
         setup=(
             form_post("/userDetails", SEED_DETAILS),
@@ -163,7 +164,7 @@ CASES: tuple[Case, ...] = (
         Expect(
             200,
             json={"username": "{user}@ex.com", "firstname": None, "lastname": "king"},
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": JSON_UTF8},
         ),
         setup=(form_post("/userDetails", "username={user}%40ex.com&lastname=king"),),
     ),

@@ -1,4 +1,11 @@
-"""The contract table through every in-process channel and the dev server.
+"""The contract table through every channel.
+
+- the Flask test client;
+- handler.handler in-process, with every event kind, plain and base64 bodies;
+- the Flask dev server over real HTTP;
+- serverless-offline (the emulator behind `make run`) over real HTTP, both flavours;
+- the real Lambda runtime (RIE + awslambdaric) with every event kind, on DynamoDB
+  (dynalite), since real Lambda refuses the SQLite default.
 
 Each channel must give the status, body and headers the table promises, which is
 what the Flask view returned; event channels are also compared header-for-header
@@ -22,6 +29,11 @@ from tests.channels import (
 from tests.contract import CASES, Case, Channel, run_case, unique_user
 from tests.events import EVENT_KINDS
 from tests.http_types import HttpResponse
+from tests.lambda_runtime import LambdaRuntime, running_lambda
+from tests.offline_server import start_offline
+from tests.stores import DynamoTable
+
+pytest_plugins = ["tests.conftest_dynamo"]
 
 CASE_IDS = [case.name for case in CASES]
 
@@ -64,3 +76,49 @@ def dev_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_dev_server(case: Case, dev_server_url: str) -> None:
     run_case(http_channel(dev_server_url), case)
+
+
+@pytest.fixture(scope="module", params=["httpApi", "http"], ids=["offline-v2", "offline-rest"])
+def offline(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """(base URL, event flavour): offline serves either HTTP API or REST events, not both."""
+    db = tmp_path_factory.mktemp("offline") / "users.sqlite3"
+    with start_offline(env={"USERS_DB": str(db)}, events=request.param) as url:
+        yield url, request.param
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_serverless_offline(
+    case: Case, offline: tuple[str, str], request: pytest.FixtureRequest
+) -> None:
+    url, flavour = offline
+    if case.name == "sign-up: no content type" and flavour == "httpApi":
+        # serverless-offline 14 gives v2 events without a Content-Type a made-up
+        # "application/json" (LambdaProxyIntegrationEventV2.js); the real HTTP API does not.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="offline invents Content-Type"))
+    run_case(http_channel(url), case)
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime(dynalite_server, dynalite_client) -> Iterator[LambdaRuntime]:
+    from tests import dynamo_server
+
+    table = DynamoTable(dynalite_server.endpoint_url, dynamo_server.create_table(dynalite_client))
+    env = {"USERS_TABLE": table.name, "AWS_ENDPOINT_URL_DYNAMODB": table.endpoint_url}
+    with running_lambda(env=env) as runtime:
+        yield runtime
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("base64_body", [False, True], ids=["plain", "base64"])
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_real_lambda_runtime(
+    case: Case, kind: str, base64_body: bool, lambda_runtime: LambdaRuntime
+) -> None:
+    channel = lambda_channel(
+        lambda event: lambda_runtime.invoke(event, check=True), kind, base64_body=base64_body
+    )
+    run_case(channel, case)
