@@ -15,7 +15,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv node_modules run package invoke-local test lint clean
+.PHONY: help venv node_modules run package invoke-local bench test lint clean
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
 # scripts/sls, which activates the venv, sets dummy AWS credentials and cleans up child processes.
@@ -25,12 +25,15 @@ SLS := scripts/sls
 OFFLINE_EVENTS ?= httpApi
 # make package ALB_LISTENER_ARN=arn:aws:elasticloadbalancing:...: also add the ALB event.
 ALB_LISTENER_ARN ?=
+# make run STORE=dynamodb: against a local dynalite (data in .data/dynalite) instead of SQLite.
+STORE ?= sqlite
 # make invoke-local EVENT=tests/events/rest_v1.json
 EVENT ?= tests/events/http_api_v2.json
 
 help:
 	@echo "make run    serve the API on http://localhost:5000"
 	@echo "make test   run the test suite"
+	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
 
 $(VENV_PY):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -52,7 +55,7 @@ node_modules: $(NODE_STAMP)
 
 # serverless-offline on http://localhost:5000 running handler.py in the venv. Ctrl-C stops it.
 run: $(STAMP) $(NODE_STAMP)
-	$(SLS) offline start --param="offlineEvents=$(OFFLINE_EVENTS)"
+	$(if $(filter dynamodb,$(STORE)),scripts/run_dynamodb_local.sh) $(SLS) offline start --param="offlineEvents=$(OFFLINE_EVENTS)"
 
 # .serverless/user-api.zip and the CloudFormation templates, built locally (no AWS calls).
 package: $(STAMP) $(NODE_STAMP)
@@ -60,6 +63,10 @@ package: $(STAMP) $(NODE_STAMP)
 
 invoke-local: $(STAMP) $(NODE_STAMP)
 	$(SLS) invoke local -f api -p $(EVENT)
+
+# Cold start of the packaged zip, warm cost per invocation, zip size (bench/bench.py).
+bench: package
+	$(VENV_PY) bench/bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
