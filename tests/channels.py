@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from flask import Flask
 from tests.contract import Channel
 from tests.events import EventKind, assert_real_shape, build_event, read_result
 from tests.http_types import HttpRequest, HttpResponse
+from tests.net import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,25 +96,6 @@ def http_channel(base_url: str) -> Channel:
         return HttpResponse(response.status, headers, body)
 
     return send
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
 @contextmanager

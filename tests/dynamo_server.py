@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tests.net import free_port, wait_for_port
+
 REPO = Path(__file__).resolve().parent.parent
 DYNALITE_CLI = REPO / "node_modules" / "dynalite" / "cli.js"
 TABLE_RESOURCE = "UsersTable"
@@ -106,25 +108,6 @@ def create_table(client: Any, name: str | None = None) -> str:
 
 def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
     return client.scan(TableName=table, ConsistentRead=True)["Items"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -88,6 +87,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.net import ServerExited, free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RIE_CACHE = REPO_ROOT / ".cache" / "rie" / "aws-lambda-rie"
@@ -302,7 +303,7 @@ def running_lambda(
     with tempfile.TemporaryDirectory(prefix="lambda-rie-") as tmp:
         runtime: LambdaRuntime | None = None
         for attempt in range(3):
-            port, api_port = _free_port(), _free_port()
+            port, api_port = free_port(), free_port()
             log_path = Path(tmp) / f"runtime-{attempt}.log"
             with open(log_path, "wb") as log:
                 process = subprocess.Popen(
@@ -363,23 +364,12 @@ def lambda_environment(task_root: Path, python: str) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.01)
-    return False
+    try:
+        wait_for_port(port, process, timeout)
+    except (ServerExited, TimeoutError):
+        return False
+    return True
 
 
 def _proc_stat(pid: int) -> tuple[int, int, int] | None:

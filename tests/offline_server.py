@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tests.net import ServerExited, free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SLS = ROOT / "scripts" / "sls"
 HOST = "127.0.0.1"
@@ -34,12 +36,6 @@ EVENT_FLAVOURS = ("httpApi", "http")
 
 class OfflineError(RuntimeError):
     """serverless-offline did not start, or did not stop cleanly."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def ensure_free(port: int) -> None:
@@ -74,18 +70,10 @@ def kill_session(sid: int, sig: signal.Signals) -> None:
 
 
 def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise OfflineError(f"serverless-offline exited with status {process.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                message = f"serverless-offline not listening on {port} after {timeout}s"
-                raise OfflineError(message) from None
-            time.sleep(0.05)
+    try:
+        wait_for_port(port, process, timeout)
+    except (ServerExited, TimeoutError) as error:
+        raise OfflineError(f"serverless-offline did not start: {error}") from None
 
 
 def stop(process: subprocess.Popen[bytes], grace: float) -> None:
