@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -33,3 +34,13 @@ def wait_for_port(port: int, process: subprocess.Popen | None, timeout: float = 
         except OSError:
             time.sleep(0.02)
     raise TimeoutError(f"nothing listened on {HOST}:{port} within {timeout}s")
+
+
+def like_a_terminal() -> None:
+    """preexec_fn: default SIGINT handling in the child, as in a terminal's foreground job.
+
+    A command started in the background by a non-interactive shell (as CI may run the
+    suite) inherits SIGINT *ignored*; bash then cannot trap it and Python installs no
+    KeyboardInterrupt handler, so a test of Ctrl-C would test something no user does.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from tests.net import ServerExited, free_port, wait_for_port
+from tests.net import ServerExited, free_port, like_a_terminal, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SLS = ROOT / "scripts" / "sls"
@@ -139,6 +139,7 @@ def start_offline(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=like_a_terminal,
             )
         try:
             try:

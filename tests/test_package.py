@@ -31,10 +31,10 @@ from typing import Any
 
 import pytest
 
+from tests.net import free_port, like_a_terminal
 from tests.offline_server import (
     ROOT,
     OfflineError,
-    free_port,
     session_pids,
     start_offline,
     wait_until_listening,
@@ -470,6 +470,7 @@ def test_offline_leaves_no_process_behind(how: str, tmp_path: Path) -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=like_a_terminal,
     )
     try:
         wait_until_listening(process, port, 60)
