@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlencode
 
 from tests.http_types import HttpRequest, HttpResponse
 
@@ -379,7 +378,3 @@ def check(expect: Expect, response: HttpResponse, name: str) -> None:
         assert response.header(header_name) == value, (name, header_name, response.headers)
     for header_name in expect.absent:
         assert response.header(header_name) is None, (name, header_name, response.headers)
-
-
-def query_string(request: HttpRequest) -> str:
-    return urlencode(request.query)
