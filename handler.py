@@ -30,7 +30,7 @@ from urllib.parse import unquote, unquote_plus
 import serverless_wsgi
 
 from app import create_app
-from app.problems import PROBLEM_JSON, status_title
+from app.problems import PROBLEM_JSON, problem_document, status_title
 
 # serverless-wsgi base64-encodes any type not on this list; problem+json is text.
 if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
@@ -51,6 +51,9 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # A custom domain's base path mapping ("v1" for https://api.example.com/v1/...). The
 # name is serverless-wsgi's own, but the stripping happens here (see split_mount).
 BASE_PATH = "/" + os.environ.get("API_GATEWAY_BASE_PATH", "").strip("/")
+# Lone surrogates cannot be encoded as UTF-8; serverless-wsgi crashes on them in
+# paths, queries and headers. API Gateway never sends them; a hand-made event might.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 HTTP_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 WARMUP_SOURCES = frozenset({"serverless-plugin-warmup"})
 
@@ -126,6 +129,9 @@ def mounted(request: HttpEvent) -> WsgiApp:
     def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         environ["SCRIPT_NAME"] = request.script_name
         environ["PATH_INFO"] = request.path_info
+        # The body is fully buffered; without this, a Transfer-Encoding: chunked header
+        # copied from the client makes werkzeug ignore CONTENT_LENGTH and read nothing.
+        environ["wsgi.input_terminated"] = True
         return app.wsgi_app(environ, start_response)
 
     return call
@@ -163,15 +169,19 @@ def need_dict(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
+def is_text(value: Any) -> bool:
+    return type(value) is str and not SURROGATE.search(value)
+
+
 def need_str(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise RejectedEvent(f"'{name}' must be a string.")
+    if not is_text(value):
+        raise RejectedEvent(f"'{name}' must be a string of valid Unicode.")
     return value
 
 
 def need_path(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise RejectedEvent(f"'{name}' must be a string starting with '/'.")
+    if not is_text(value) or not value.startswith("/"):
+        raise RejectedEvent(f"'{name}' must be a string of valid Unicode starting with '/'.")
     return value
 
 
@@ -188,7 +198,7 @@ def optional_dict(value: Any, name: str) -> dict[str, Any]:
 def string_map(value: Any, name: str) -> dict[str, str]:
     mapping = optional_dict(value, name)
     for key, item in mapping.items():
-        if type(key) is not str or type(item) is not str:
+        if not is_text(key) or not is_text(item):
             raise RejectedEvent(f"'{name}' must map strings to strings.")
     return mapping
 
@@ -196,10 +206,10 @@ def string_map(value: Any, name: str) -> dict[str, str]:
 def string_list_map(value: Any, name: str) -> dict[str, list[str]]:
     mapping = optional_dict(value, name)
     for key, values in mapping.items():
-        if type(key) is not str or type(values) is not list:
+        if not is_text(key) or type(values) is not list:
             raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
         for item in values:
-            if type(item) is not str:
+            if not is_text(item):
                 raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
     return mapping
 
@@ -328,9 +338,7 @@ def normalise_http_api(event: Event) -> HttpEvent:
     raw_query = event.get("rawQueryString")
     raw_query = "" if raw_query is None else need_str(raw_query, "rawQueryString")
     cookies = event.get("cookies")
-    if cookies is not None and not (
-        isinstance(cookies, list) and all(isinstance(c, str) for c in cookies)
-    ):
+    if cookies is not None and not (isinstance(cookies, list) and all(map(is_text, cookies))):
         raise RejectedEvent("'cookies' must be a list of strings.")
     body = decoded_body(event)
 
@@ -432,15 +440,7 @@ def status_description(status: int) -> str:
 
 def problem_result(event: Any, status: int, detail: str, **extensions: Any) -> LambdaResponse:
     """A problem response built without the app, shaped for whatever channel sent it."""
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": status_title(status),
-            "status": status,
-            "detail": detail,
-            **extensions,
-        }
-    )
+    body = problem_document(status, detail, **extensions)
     result: LambdaResponse = {"statusCode": status, "body": body, "isBase64Encoded": False}
     headers = {"Content-Type": PROBLEM_JSON}
     if isinstance(event, dict) and isinstance(event.get("multiValueHeaders"), dict):

@@ -39,12 +39,8 @@ def status_title(status: int) -> str:
         return "Client Error" if status < 500 else "Server Error"
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extensions: Any,
-) -> Response:
+def problem_document(status: int, detail: str, **extensions: Any) -> str:
+    """The JSON text of a problem; handler.py uses it too, for answers built without the app."""
     body = {
         # about:blank: the status code says it all, and title is its phrase (RFC 9457 4.2.1).
         "type": "about:blank",
@@ -53,7 +49,18 @@ def problem_response(
         "detail": detail,
         **extensions,
     }
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    return json.dumps(body)
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    response = Response(
+        problem_document(status, detail, **extensions), status=status, mimetype=PROBLEM_JSON
+    )
     response.headers.update(headers or {})
     return response
 

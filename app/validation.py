@@ -18,7 +18,11 @@ JSON = "application/json"
 ACCEPTED_BODY_TYPES = (FORM, MULTIPART, JSON)
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, and the bidirectional overrides that can make a name display as
+# something else in logs, terminals and admin pages.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# JSON's \ud800-style escapes decode to lone surrogates, which no UTF-8 store accepts.
+SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 def check_username(value: str) -> str | None:
@@ -77,6 +81,8 @@ def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str,
             continue
         if not isinstance(value, str):
             raise invalid(rule.name, "must be a string")
+        if SURROGATES.search(value):
+            raise invalid(rule.name, "must be valid Unicode text (it has a lone surrogate)")
         message = rule.check(value)
         if message:
             raise invalid(rule.name, message)
@@ -129,11 +135,26 @@ def form_fields(raw: bytes) -> dict[str, str]:
     return single_values(pairs)
 
 
+def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document: dict[str, object] = {}
+    for key, value in pairs:
+        if key in document:
+            raise invalid(key, "is given more than once")
+        document[key] = value
+    return document
+
+
 def json_fields(raw: bytes) -> dict[str, object]:
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
+    except UnicodeDecodeError as exc:
+        raise Problem(400, f"The JSON body is not valid UTF-8: {exc.reason}.") from exc
+    try:
+        document = json.loads(text, object_pairs_hook=unique_keys)
+    except ValueError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise Problem(400, "The JSON body is nested too deeply.") from None
     if not isinstance(document, dict):
         raise Problem(400, "The JSON body must be an object of string fields.")
     # null means "not given"; other non-string values are rejected by validate().

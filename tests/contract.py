@@ -64,6 +64,12 @@ def json_post(path: str, document: Any) -> HttpRequest:
     )
 
 
+def raw_json_post(path: str, body: bytes) -> HttpRequest:
+    return HttpRequest(
+        "POST", path, headers=(("Content-Type", "application/json"), CURL_ACCEPT), body=body
+    )
+
+
 def multipart_post(path: str, fields: dict[str, str]) -> HttpRequest:
     boundary = "----contract-boundary-7MA4YWxkTrZu0gW"
     parts = [
@@ -219,6 +225,35 @@ CASES: tuple[Case, ...] = (
         "details: JSON field that is not a string",
         json_post("/userDetails", {"username": "{user}", "lastname": 7}),
         problem(400, "'lastname' must be a string.", "lastname"),
+    ),
+    Case(
+        "details: JSON with a lone surrogate escape",
+        raw_json_post("/userDetails", b'{"username": "{user}", "lastname": "\\ud800"}'),
+        problem(
+            400, "'lastname' must be valid Unicode text (it has a lone surrogate).", "lastname"
+        ),
+    ),
+    Case(
+        "details: JSON that is not UTF-8",
+        raw_json_post(
+            "/userDetails", '{"username": "{user}", "lastname": "K\u00f6nig"}'.encode("latin-1")
+        ),
+        problem(400, "The JSON body is not valid UTF-8: invalid start byte."),
+    ),
+    Case(
+        "details: JSON nested too deeply",
+        raw_json_post("/userDetails", b"[" * 30000 + b"]" * 30000),
+        problem(400, "The JSON body is nested too deeply."),
+    ),
+    Case(
+        "details: JSON with a key given twice",
+        raw_json_post("/userDetails", b'{"username": "{user}", "lastname": "a", "lastname": "b"}'),
+        problem(400, "'lastname' is given more than once.", "lastname"),
+    ),
+    Case(
+        "details: a name with a bidirectional override",
+        json_post("/userDetails", {"username": "{user}", "lastname": "king\u202e"}),
+        problem(400, "'lastname' must not contain control characters.", "lastname"),
     ),
     Case(
         "details: unsupported content type",

@@ -41,9 +41,13 @@ TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javas
 def body_fields(request: HttpRequest, force_base64: bool) -> dict[str, Any]:
     if not request.body:
         return {"body": None, "isBase64Encoded": False}
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        force_base64 = True  # a JSON event carries text; AWS base64-encodes other bytes
     if force_base64:
         return {"body": base64.b64encode(request.body).decode(), "isBase64Encoded": True}
-    return {"body": request.body.decode("utf-8", "surrogateescape"), "isBase64Encoded": False}
+    return {"body": text, "isBase64Encoded": False}
 
 
 def grouped(pairs: tuple[tuple[str, str], ...], lower: bool = False) -> dict[str, list[str]]:

@@ -76,7 +76,7 @@ MALFORMED = {
     ),
     "REST without path": (
         without(rest_event(), "path"),
-        "'path' must be a string starting with '/'.",
+        "'path' must be a string of valid Unicode starting with '/'.",
     ),
     "REST with a numeric httpMethod": (
         rest_event(httpMethod=7),
@@ -95,9 +95,25 @@ MALFORMED = {
         rest_event(headers={"Host": 5}, multiValueHeaders=None),
         "'headers' must map strings to strings.",
     ),
+    "REST with a lone surrogate in the path": (
+        rest_event(path="/userDetails\ud800"),
+        "'path' must be a string of valid Unicode starting with '/'.",
+    ),
+    "REST with a lone surrogate in a query value": (
+        rest_event(multiValueQueryStringParameters={"x": ["\ud800"]}),
+        "'multiValueQueryStringParameters' must map strings to lists of strings.",
+    ),
+    "v2 with a lone surrogate in rawPath": (
+        v2_event(rawPath="/userDetails\udfff"),
+        "'rawPath' must be a string of valid Unicode starting with '/'.",
+    ),
+    "v2 with a lone surrogate in a header": (
+        v2_event(headers={"host": "x", "x-note": "\ud800"}),
+        "'headers' must map strings to strings.",
+    ),
     "v2 without rawPath": (
         without(v2_event(), "rawPath"),
-        "'rawPath' must be a string starting with '/'.",
+        "'rawPath' must be a string of valid Unicode starting with '/'.",
     ),
     "v2 without headers": (without(v2_event(), "headers"), "The event has no 'headers'."),
     "v2 with cookies that are not strings": (
@@ -216,6 +232,25 @@ def test_bug_in_a_view_is_a_500_problem_with_the_request_id(
     assert "internal detail" not in result["body"]
     assert "internal detail" in caplog.text  # the traceback, in the logs only
     assert context.aws_request_id in caplog.text
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_a_chunked_request_body_is_still_read(kind: str) -> None:
+    """API Gateway buffers the body but may pass the client's Transfer-Encoding header on;
+    werkzeug would then ignore Content-Length and read an empty body."""
+    chunked = HttpRequest(
+        "POST",
+        "/userDetails",
+        headers=(
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Transfer-Encoding", "chunked"),
+        ),
+        body=b"username=chunky&lastname=king",
+    )
+    response = read_result(
+        kind, handler.handler(build_event(kind, chunked, base64_body=False), LambdaContext())
+    )
+    assert (response.status, response.body) == (201, b"Success")
 
 
 # -- a probe app, for adapter behaviour the user API itself does not exercise
