@@ -170,7 +170,8 @@ def need_dict(value: Any, name: str) -> dict[str, Any]:
 
 
 def is_text(value: Any) -> bool:
-    return type(value) is str and not SURROGATE.search(value)
+    # isascii() is a flag check in CPython; only non-ASCII text needs the search.
+    return type(value) is str and (value.isascii() or not SURROGATE.search(value))
 
 
 def need_str(value: Any, name: str) -> str:
