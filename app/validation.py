@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import request
@@ -90,8 +91,9 @@ def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str,
     return valid
 
 
-def single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    fields: dict[str, str] = {}
+def unique_fields(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Key/value pairs (form, query or JSON object) as a dict, refusing repeated keys."""
+    fields: dict[str, Any] = {}
     for key, value in pairs:
         if key in fields:
             # Two values for one field: refuse to guess which the client meant.
@@ -101,7 +103,7 @@ def single_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def query_fields() -> dict[str, str]:
-    return single_values(list(request.args.items(multi=True)))
+    return unique_fields(list(request.args.items(multi=True)))
 
 
 def body_fields() -> dict[str, object]:
@@ -112,7 +114,7 @@ def body_fields() -> dict[str, object]:
     if mimetype == MULTIPART:
         if not request.mimetype_params.get("boundary"):
             raise Problem(400, "The multipart/form-data body has no boundary parameter.")
-        return single_values(list(request.form.items(multi=True)))
+        return unique_fields(list(request.form.items(multi=True)))
     if mimetype == JSON:
         return json_fields(request.get_data(cache=False))
     received = f"Content-Type '{mimetype}'" if mimetype else "A request without a Content-Type"
@@ -132,16 +134,7 @@ def form_fields(raw: bytes) -> dict[str, str]:
         )
     except UnicodeDecodeError as exc:
         raise Problem(400, f"The form body is not valid UTF-8: {exc.reason}.") from exc
-    return single_values(pairs)
-
-
-def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    document: dict[str, object] = {}
-    for key, value in pairs:
-        if key in document:
-            raise invalid(key, "is given more than once")
-        document[key] = value
-    return document
+    return unique_fields(pairs)
 
 
 def json_fields(raw: bytes) -> dict[str, object]:
@@ -150,7 +143,7 @@ def json_fields(raw: bytes) -> dict[str, object]:
     except UnicodeDecodeError as exc:
         raise Problem(400, f"The JSON body is not valid UTF-8: {exc.reason}.") from exc
     try:
-        document = json.loads(text, object_pairs_hook=unique_keys)
+        document = json.loads(text, object_pairs_hook=unique_fields)
     except ValueError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}.") from exc
     except RecursionError:
