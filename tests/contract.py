@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -358,25 +358,21 @@ CASES: tuple[Case, ...] = (
 
 
 def substitute(value: Any, user: str) -> Any:
+    """``value`` with every ``{user}`` replaced, through strings, bytes, containers and the
+    request/expectation dataclasses."""
     if isinstance(value, str):
         return value.replace("{user}", user)
     if isinstance(value, bytes):
         return value.replace(b"{user}", user.encode())
-    if isinstance(value, tuple):
-        return tuple(substitute(v, user) for v in value)
+    if isinstance(value, tuple | list):
+        return type(value)(substitute(v, user) for v in value)
     if isinstance(value, dict):
         return {substitute(k, user): substitute(v, user) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(
+            value, **{f.name: substitute(getattr(value, f.name), user) for f in fields(value)}
+        )
     return value
-
-
-def bind(request: HttpRequest, user: str) -> HttpRequest:
-    return replace(
-        request,
-        path=substitute(request.path, user),
-        query=substitute(request.query, user),
-        headers=substitute(request.headers, user),
-        body=substitute(request.body, user),
-    )
 
 
 def unique_user() -> str:
@@ -387,20 +383,11 @@ def run_case(channel: Channel, case: Case, user: str | None = None) -> HttpRespo
     """Send the case through the channel and assert the contract; returns the response."""
     user = user or unique_user()
     for step in case.setup:
-        response = channel(bind(step, user))
+        response = channel(substitute(step, user))
         assert response.status < 300, (case.name, "setup", response)
-    response = channel(bind(case.request, user))
-    check(substitute_expect(case.expect, user), response, case.name)
+    response = channel(substitute(case.request, user))
+    check(substitute(case.expect, user), response, case.name)
     return response
-
-
-def substitute_expect(expect: Expect, user: str) -> Expect:
-    return replace(
-        expect,
-        body=substitute(expect.body, user),
-        json=substitute(expect.json, user),
-        headers=substitute(expect.headers, user),
-    )
 
 
 def check(expect: Expect, response: HttpResponse, name: str) -> None:
