@@ -30,7 +30,7 @@ from urllib.parse import unquote, unquote_plus
 import serverless_wsgi
 
 from app import create_app
-from app.problems import PROBLEM_JSON, problem_document, status_title
+from app.problems import PROBLEM_JSON, UNEXPECTED_DETAIL, problem_document, status_title
 
 # serverless-wsgi base64-encodes any type not on this list; problem+json is text.
 if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
@@ -103,12 +103,7 @@ def handler(event: Any, context: Any) -> LambdaResponse:
             aws_request_id=request_id,
             traceback=traceback.format_exc(),
         )
-        return problem_result(
-            event,
-            500,
-            "An unexpected error occurred. Quote the request_id when reporting it.",
-            request_id=request_id,
-        )
+        return problem_result(event, 500, UNEXPECTED_DETAIL, request_id=request_id)
     return finish(request.kind, result)
 
 

@@ -93,6 +93,7 @@ def render_http_error(error: HTTPException) -> Response | HTTPException:
 
 
 RETRY_AFTER_SECONDS = 2
+UNEXPECTED_DETAIL = "An unexpected error occurred. Quote the request_id when reporting it."
 
 
 def render_store_unavailable(error: StoreUnavailable) -> Response:
@@ -111,7 +112,7 @@ def render_unexpected(error: Exception) -> Response:
     current_app.logger.exception("unhandled error, request_id=%s", request_id)
     return problem_response(
         500,
-        "An unexpected error occurred. Quote the request_id when reporting it.",
+        UNEXPECTED_DETAIL,
         request_id=request_id,
     )
 
