@@ -15,7 +15,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv node_modules run package invoke-local bench test lint clean
+.PHONY: help venv node_modules run package invoke-local bench test fuzz lint clean
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
 # scripts/sls, which activates the venv, sets dummy AWS credentials and cleans up child processes.
@@ -74,6 +74,10 @@ lint: $(STAMP)
 
 test: $(STAMP) $(NODE_STAMP) lint
 	$(VENV)/bin/python -m pytest
+
+# Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py
 
 clean:
 	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance

@@ -54,7 +54,10 @@ BASE_PATH = "/" + os.environ.get("API_GATEWAY_BASE_PATH", "").strip("/")
 # Lone surrogates cannot be encoded as UTF-8; serverless-wsgi crashes on them in
 # paths, queries and headers. API Gateway never sends them; a hand-made event might.
 SURROGATE = re.compile(r"[\ud800-\udfff]")
-HTTP_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# RFC 9110 token: what a method or a header field name may be.
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# RFC 9110 5.5: a field value never carries CR, LF or NUL; werkzeug raises on them (a 500).
+FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
 WARMUP_SOURCES = frozenset({"serverless-plugin-warmup"})
 
 
@@ -182,7 +185,7 @@ def need_path(value: Any, name: str) -> str:
 
 
 def need_method(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not HTTP_METHOD.fullmatch(value):
+    if not isinstance(value, str) or not TOKEN.fullmatch(value):
         raise RejectedEvent(f"'{name}' must be an HTTP method name.")
     return value
 
@@ -191,22 +194,41 @@ def optional_dict(value: Any, name: str) -> dict[str, Any]:
     return {} if value is None else need_dict(value, name)
 
 
-def string_map(value: Any, name: str) -> dict[str, str]:
+def is_field_value(value: Any) -> bool:
+    return is_text(value) and not FORBIDDEN_IN_FIELD.search(value)
+
+
+def need_field_name(key: Any, name: str, names_are_tokens: bool) -> None:
+    if names_are_tokens:
+        if not isinstance(key, str) or not TOKEN.fullmatch(key):
+            raise RejectedEvent(f"'{name}' has a name that is not an HTTP token: {key!r}.")
+    elif not is_field_value(key):
+        raise RejectedEvent(f"'{name}' has a name with CR, LF, NUL or invalid Unicode.")
+
+
+def need_field_values(values: list[Any], name: str, key: str, shape: str) -> None:
+    for item in values:
+        if not is_text(item):
+            raise RejectedEvent(f"'{name}' must map strings to {shape}.")
+        if FORBIDDEN_IN_FIELD.search(item):
+            raise RejectedEvent(f"'{name}' value for {key!r} contains CR, LF or NUL.")
+
+
+def string_map(value: Any, name: str, names_are_tokens: bool = False) -> dict[str, str]:
     mapping = optional_dict(value, name)
     for key, item in mapping.items():
-        if not is_text(key) or not is_text(item):
-            raise RejectedEvent(f"'{name}' must map strings to strings.")
+        need_field_name(key, name, names_are_tokens)
+        need_field_values([item], name, key, "strings")
     return mapping
 
 
-def string_list_map(value: Any, name: str) -> dict[str, list[str]]:
+def string_list_map(value: Any, name: str, names_are_tokens: bool = False) -> dict[str, list[str]]:
     mapping = optional_dict(value, name)
     for key, values in mapping.items():
-        if not is_text(key) or type(values) is not list:
+        need_field_name(key, name, names_are_tokens)
+        if type(values) is not list:
             raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
-        for item in values:
-            if not is_text(item):
-                raise RejectedEvent(f"'{name}' must map strings to lists of strings.")
+        need_field_values(values, name, key, "lists of strings")
     return mapping
 
 
@@ -276,10 +298,11 @@ def normalise_v1(event: Event, kind: EventKind) -> HttpEvent:
     context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
     method = need_method(event.get("httpMethod"), "httpMethod")
     path = need_path(event.get("path"), "path")
-    single = string_map(event.get("headers"), "headers")
-    multi = string_list_map(event.get("multiValueHeaders"), "multiValueHeaders")
-    if event.get("headers") is None and event.get("multiValueHeaders") is None:
-        raise RejectedEvent("The event has no 'headers' or 'multiValueHeaders'.")
+    # Both null or absent is a request with no headers (API Gateway's console test invoke).
+    single = string_map(event.get("headers"), "headers", names_are_tokens=True)
+    multi = string_list_map(
+        event.get("multiValueHeaders"), "multiValueHeaders", names_are_tokens=True
+    )
     headers = merged_headers(single, multi)
     query = string_map(event.get("queryStringParameters"), "queryStringParameters")
     multi_query = string_list_map(
@@ -330,12 +353,16 @@ def normalise_http_api(event: Event) -> HttpEvent:
     path = need_path(event.get("rawPath"), "rawPath")
     if event.get("headers") is None:
         raise RejectedEvent("The event has no 'headers'.")
-    headers = merged_headers(string_map(event.get("headers"), "headers"), {})
+    headers = merged_headers(string_map(event.get("headers"), "headers", names_are_tokens=True), {})
     raw_query = event.get("rawQueryString")
     raw_query = "" if raw_query is None else need_str(raw_query, "rawQueryString")
+    if FORBIDDEN_IN_FIELD.search(raw_query):
+        raise RejectedEvent("'rawQueryString' contains CR, LF or NUL.")
     cookies = event.get("cookies")
-    if cookies is not None and not (isinstance(cookies, list) and all(map(is_text, cookies))):
-        raise RejectedEvent("'cookies' must be a list of strings.")
+    if cookies is not None and not (
+        isinstance(cookies, list) and all(map(is_field_value, cookies))
+    ):
+        raise RejectedEvent("'cookies' must be a list of strings without CR, LF or NUL.")
     body = decoded_body(event)
 
     script_name, app_path = split_mount("http_api", path, headers, context)

@@ -16,10 +16,20 @@ os.environ["USERS_DB"] = str(SESSION_DIR / "handler.sqlite3")
 os.environ.pop("USERS_TABLE", None)
 os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
 
+# ci (the default, what `make test` runs): derandomized, so a commit that passes once
+# passes again. fuzz (`make fuzz`): fresh random examples, for exploring, not for CI.
 settings.register_profile(
-    "ci", max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=2500,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=300, deadline=None)
+settings.register_profile(
+    "fuzz", max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=300, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from app import create_app  # noqa: E402

@@ -66,13 +66,33 @@ def without(event: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 MALFORMED = {
-    "REST without headers": (
-        without(without(rest_event(), "headers"), "multiValueHeaders"),
-        "The event has no 'headers' or 'multiValueHeaders'.",
+    "REST with CR LF in a header value": (
+        rest_event(headers=None, multiValueHeaders={"X-Note": ["a\r\nSet-Cookie: x=1"]}),
+        "'multiValueHeaders' value for 'X-Note' contains CR, LF or NUL.",
     ),
-    "REST with null headers": (
-        rest_event(headers=None, multiValueHeaders=None),
-        "The event has no 'headers' or 'multiValueHeaders'.",
+    "REST with NUL in a header value": (
+        rest_event(headers={"X-Note": "a\x00b"}, multiValueHeaders=None),
+        "'headers' value for 'X-Note' contains CR, LF or NUL.",
+    ),
+    "REST with a header name that is not a token": (
+        rest_event(headers={"X Note": "a"}, multiValueHeaders=None),
+        "'headers' has a name that is not an HTTP token: 'X Note'.",
+    ),
+    "REST with LF in a query value": (
+        rest_event(multiValueQueryStringParameters={"username": ["a\nb"]}),
+        "'multiValueQueryStringParameters' value for 'username' contains CR, LF or NUL.",
+    ),
+    "v2 with LF in a header value": (
+        v2_event(headers={"host": "x", "x-note": "a\nb"}),
+        "'headers' value for 'x-note' contains CR, LF or NUL.",
+    ),
+    "v2 with CR in a cookie": (
+        v2_event(cookies=["a=b\r"]),
+        "'cookies' must be a list of strings without CR, LF or NUL.",
+    ),
+    "v2 with NUL in rawQueryString": (
+        v2_event(rawQueryString="username=a\x00"),
+        "'rawQueryString' contains CR, LF or NUL.",
     ),
     "REST without path": (
         without(rest_event(), "path"),
@@ -118,13 +138,29 @@ MALFORMED = {
     "v2 without headers": (without(v2_event(), "headers"), "The event has no 'headers'."),
     "v2 with cookies that are not strings": (
         v2_event(cookies=[1]),
-        "'cookies' must be a list of strings.",
+        "'cookies' must be a list of strings without CR, LF or NUL.",
     ),
     "v2 without requestContext.http": (
         v2_event(requestContext={"stage": "$default"}),
         "'requestContext.http' must be an object.",
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        without(without(rest_event(), "headers"), "multiValueHeaders"),
+        rest_event(headers=None, multiValueHeaders=None),
+    ],
+    ids=["absent", "null"],
+)
+def test_rest_event_without_headers_is_a_request_with_no_headers(event: dict[str, Any]) -> None:
+    # API Gateway's console test invoke sends REST events like these.
+    result = handler.handler(event, LambdaContext())
+    assert_well_formed(result)
+    assert result["statusCode"] == 404
+    assert problem_of(result)["detail"] == "No user named 'nobody'."
 
 
 @pytest.mark.parametrize(("event", "detail"), MALFORMED.values(), ids=MALFORMED.keys())
