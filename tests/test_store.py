@@ -1,5 +1,5 @@
 """The store contract, on every backend, against real storage: a real SQLite file, and
-a real DynamoDB-compatible server (dynalite, which locks per key) over HTTP on 127.0.0.1."""
+Amazon's DynamoDB Local (which locks per item) over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -144,7 +144,7 @@ class DynamoUserStore:
     def __init__(self, table: str, settings: ClientSettings | None = None) -> None:
         self.table = table
         # Built now, in create_app (Lambda's init phase), not on the first request. Measured
-        # in fresh interpreters against dynalite (medians of 41 interleaved runs): import +
+        # in fresh interpreters against a local DynamoDB server (medians of 41 interleaved runs): import +
         # create_app + first request cost the same either way (~313 ms), but building it
         # here takes the first request from ~80 ms to ~12 ms. Init is where provisioned
         # concurrency and SnapStart pay ahead of time, and a missing region fails there.
