@@ -21,7 +21,7 @@ def env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a whole number of bytes, got {raw!r}") from None
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ConfigurationError(f"{name} must be positive, got {value}")
     return value

@@ -79,6 +79,10 @@ def describe_http_error(error: HTTPException) -> tuple[str, dict[str, str]]:
         )
     if isinstance(error, RequestEntityTooLarge):
         limit = current_app.config["MAX_CONTENT_LENGTH"]
+        length = request.content_length
+        if request.mimetype == "multipart/form-data" and length is not None and length <= limit:
+            # Within the byte limit, so werkzeug refused it for its number of parts.
+            return f"The multipart/form-data body has more than {request.max_form_parts} parts.", {}
         return f"The request body is larger than the {limit}-byte limit.", {}
     if error.code == 404:
         return f"There is no resource at {request.path}.", {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, request
-from werkzeug.security import generate_password_hash
 
+from app.auth import owner_hash
 from app.problems import Problem
-from app.store import UsernameTaken, get_store
+from app.store import AccountChanged, UsernameTaken, get_store
 from app.validation import (
     DETAILS_RULES,
     LOOKUP_RULES,
@@ -19,13 +19,23 @@ from app.validation import (
 bp = Blueprint("users", __name__)
 
 ALLOW_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-CORS_PATHS = frozenset({"/userSignUp"})
-PREFLIGHT_HEADERS = {
+CORS_PATHS = frozenset({"/userSignUp", "/userDetails"})
+PREFLIGHT_MAX_AGE = {"Access-Control-Max-Age": "86400"}
+SIGN_UP_PREFLIGHT = {
     **ALLOW_ANY_ORIGIN,
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
-    "Access-Control-Max-Age": "86400",
+    **PREFLIGHT_MAX_AGE,
 }
+DETAILS_PREFLIGHT = {
+    **ALLOW_ANY_ORIGIN,
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    # Listed by name: a wildcard would not cover Authorization (Fetch standard).
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    **PREFLIGHT_MAX_AGE,
+}
+# A claim racing a details write is retried once, re-reading who owns the account.
+DETAILS_WRITE_ATTEMPTS = 2
 
 
 def prefers_html() -> bool:
@@ -33,38 +43,72 @@ def prefers_html() -> bool:
     return request.accept_mimetypes.best_match(("text/plain", "text/html")) == "text/html"
 
 
-@bp.post("/userDetails")
+def username_taken(username: str) -> Problem:
+    return Problem(409, f"The username '{username}' is already taken.", field="username")
+
+
+# OPTIONS is answered by the preflight views below, not by Flask's automatic handler.
+@bp.post("/userDetails", provide_automatic_options=False)
 def post_user_details():
     fields = validate(body_fields(), DETAILS_RULES)
-    get_store().put_details(fields["username"], fields["firstname"], fields["lastname"])
+    username, lastname = fields["username"], fields["lastname"]
+    assert username is not None and lastname is not None  # required by DETAILS_RULES
+    store = get_store()
+    for _ in range(DETAILS_WRITE_ATTEMPTS):
+        # Conditioned on the hash the credentials were checked against: a claim landing
+        # in between makes the write fail instead of slipping details into the account.
+        expected_hash = owner_hash(store.get_user(username))
+        try:
+            store.put_details(username, fields["firstname"], lastname, expected_hash=expected_hash)
+            break
+        except AccountChanged:
+            continue
+    else:
+        raise Problem(
+            409, f"The account '{username}' changed during the request; retry.", field="username"
+        )
     if prefers_html():
         response = make_response("<h1>Success</h1>", 201)
         return response
     return "Success", 201
 
 
-@bp.get("/userDetails")
+@bp.get("/userDetails", provide_automatic_options=False)
 def get_user_details():
     username = validate(query_fields(), LOOKUP_RULES)["username"]
+    assert username is not None
     user = get_store().get_user(username)
     if user is None:
         raise Problem(404, f"No user named '{username}'.", field="username")
+    owner_hash(user)
     return {"username": user.username, "firstname": user.firstname, "lastname": user.lastname}
 
 
-# OPTIONS is answered by sign_up_preflight, not by Flask's automatic handler.
+@bp.route("/userDetails", methods=["OPTIONS"])
+def details_preflight():
+    return "", 204, DETAILS_PREFLIGHT
+
+
 @bp.post("/userSignUp", provide_automatic_options=False)
 def sign_up():
     fields = validate(body_fields(), SIGNUP_RULES)
-    password = fields["password"]
-    # Hash before touching the store, so no lock is held during the slow scrypt.
-    password_hash = generate_password_hash(password, method="scrypt") if password else None
+    username, password = fields["username"], fields["password"]
+    assert username is not None
+    store = get_store()
+    password_hash = None
+    if password is not None:
+        # A taken name costs one read, not a hash. The conditional write below still
+        # decides a race between two sign-ups that both pass this check.
+        existing = store.get_user(username)
+        if existing is not None and existing.has_account:
+            raise username_taken(username)
+        from app.passwords import hash_password
+
+        password_hash = hash_password(password)
     try:
-        get_store().create_account(fields["username"], password_hash, fields["firstname"])
+        store.create_account(username, password_hash, fields["firstname"])
     except UsernameTaken:
-        raise Problem(
-            409, f"The username '{fields['username']}' is already taken.", field="username"
-        ) from None
+        raise username_taken(username) from None
     if prefers_html():
         response = make_response("<h1>Success</h1>")
         response.status_code = 200
@@ -75,15 +119,21 @@ def sign_up():
 
 @bp.route("/userSignUp", methods=["OPTIONS"])
 def sign_up_preflight():
-    return "", 204, PREFLIGHT_HEADERS
+    return "", 204, SIGN_UP_PREFLIGHT
 
 
 @bp.after_app_request
-def add_cors_and_vary(response: Response) -> Response:
+def add_response_headers(response: Response) -> Response:
     # Errors too: a browser on another origin can only read a 4xx that carries the header.
     if request.path in CORS_PATHS:
         response.headers.setdefault("Access-Control-Allow-Origin", "*")
     if request.method == "POST" and request.url_rule is not None and response.status_code < 300:
         # The success body depends on Accept (HTML for browsers); caches must know.
         response.vary.add("Accept")
+    if response.status_code in (401, 403) or (
+        request.method in ("GET", "HEAD") and request.path == "/userDetails"
+    ):
+        # Personal data, or an answer that depends on credentials: never stored by a cache.
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

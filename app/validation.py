@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,13 @@ JSON = "application/json"
 ACCEPTED_BODY_TYPES = (FORM, MULTIPART, JSON)
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
-# C0 and C1 controls, and the bidirectional overrides that can make a name display as
-# something else in logs, terminals and admin pages.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+# Controls (Cc: C0 and C1), format characters (Cf: zero-width, BOM, tags and the
+# bidirectional overrides that make a name display as something else in logs, terminals
+# and admin pages), and line and paragraph separators (Zl, Zp).
+FORBIDDEN_IN_NAMES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 # JSON's \ud800-style escapes decode to lone surrogates, which no UTF-8 store accepts.
 SURROGATES = re.compile(r"[\ud800-\udfff]")
 
@@ -35,14 +40,19 @@ def check_username(value: str) -> str | None:
 def check_name(value: str) -> str | None:
     if not 1 <= len(value) <= 100:
         return "must be 1-100 characters"
-    if CONTROL_CHARACTERS.search(value):
-        return "must not contain control characters"
+    if value.isascii():  # the usual case: one regex instead of a lookup per character
+        if ASCII_CONTROLS.search(value):
+            return "must not contain control, format or line-separator characters"
+    elif any(unicodedata.category(c) in FORBIDDEN_IN_NAMES for c in value):
+        return "must not contain control, format or line-separator characters"
+    if value.isspace():
+        return "must not be only whitespace"
     return None
 
 
 def check_password(value: str) -> str | None:
-    if not 8 <= len(value) <= 256:
-        return "must be 8-256 characters"
+    if not MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH:
+        return f"must be {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} characters"
     return None
 
 
@@ -71,10 +81,16 @@ def invalid(field: str, message: str) -> Problem:
 
 
 def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str, str | None]:
-    """Return every rule's field (None when optional and absent); unknown fields are ignored."""
+    """Return every rule's field (None when optional and absent); unknown fields are ignored.
+
+    An empty optional field counts as absent: an HTML form sends `firstname=` for a field
+    left blank. An empty required field is still refused, naming the field.
+    """
     valid: dict[str, str | None] = {}
     for rule in rules:
         value = fields.get(rule.name)
+        if value == "" and not rule.required:
+            value = None
         if value is None:
             if rule.required:
                 raise invalid(rule.name, "is required")

@@ -15,9 +15,10 @@ at the source's timestamp or hash.
   ``pycache``: sources plus ``__pycache__`` bytecode, like our code.
 
 It also drops stale ``.pyc``/``.pyo`` and ``__pycache__`` entries, ``bin/`` (console scripts pip
-installs next to the dependencies), serverless-python-requirements' bookkeeping files and
-directory entries, and writes sorted entries with fixed timestamps, so the same inputs give the
-same zip bytes. Run it with the runtime's interpreter (3.12); it refuses any other version.
+installs next to the dependencies), cffi's and pycparser's build-time packages,
+serverless-python-requirements' bookkeeping files and directory entries, and writes sorted
+entries with fixed timestamps, so the same inputs give the same zip bytes. Run it with the
+runtime's interpreter (3.12); it refuses any other version.
 
 Usage: compile_zip_bytecode.py [--deps-layout sourceless|pycache] ZIP [ZIP ...]
 """
@@ -43,7 +44,10 @@ UNCHECKED_HASH_FLAGS = 0b01
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Our own code: keeps its sources, and must compile.
 OWN_CODE = ("handler.py", "app/")
-DROPPED_PREFIXES = ("bin/",)
+# bin/: console scripts pip installs. cffi/ and pycparser/: cffi's build-time half (compiling
+# bindings from C declarations); argon2's prebuilt bindings need only the _cffi_backend
+# extension module at run time. Their dist-info (licences included) stays.
+DROPPED_PREFIXES = ("bin/", "cffi/", "pycparser/")
 DROPPED_NAMES = frozenset({".completed_requirements", "requirements.txt"})
 DEPS_LAYOUTS = ("sourceless", "pycache")
 

@@ -8,7 +8,9 @@ channel can share one store.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -48,11 +50,24 @@ class Case:
     setup: tuple[HttpRequest, ...] = ()
 
 
-def form_post(path: str, fields: str, *, accept: tuple[str, str] = CURL_ACCEPT) -> HttpRequest:
-    """A raw urlencoded body, exactly as `curl -d` would send it."""
-    return HttpRequest(
-        "POST", path, headers=(("Content-Type", FORM), accept), body=fields.encode("utf-8")
-    )
+def form_post(
+    path: str,
+    fields: str,
+    *,
+    accept: tuple[str, str] = CURL_ACCEPT,
+    auth: str | None = None,
+) -> HttpRequest:
+    """A raw urlencoded body, exactly as `curl -d` (and `curl -u user:password`) would send it."""
+    headers = (("Content-Type", FORM), accept)
+    if auth is not None:
+        headers += (("Authorization", auth),)
+    return HttpRequest("POST", path, headers=headers, body=fields.encode("utf-8"))
+
+
+def basic(credentials: str) -> str:
+    """An Authorization value for ``user:password`` (which may hold {user}); encoded when the
+    case is run, after substitution (see ``substitute``)."""
+    return "Basic {b64:" + credentials + "}"
 
 
 def json_post(path: str, document: Any) -> HttpRequest:
@@ -70,8 +85,9 @@ def raw_json_post(path: str, body: bytes) -> HttpRequest:
     )
 
 
-def multipart_post(path: str, fields: dict[str, str]) -> HttpRequest:
-    boundary = "----contract-boundary-7MA4YWxkTrZu0gW"
+def multipart_post(
+    path: str, fields: dict[str, str], *, boundary: str = "----contract-boundary-7MA4YWxkTrZu0gW"
+) -> HttpRequest:
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
         for k, v in fields.items()
@@ -97,7 +113,15 @@ def problem(
     field_name: str | None = None,
     headers: dict[str, str] | None = None,
     absent: tuple[str, ...] = (),
+    *,
+    cors: bool = True,
 ) -> Expect:
+    """A problem+json answer. Both API paths give every answer, errors included, the CORS
+    header (a browser on another origin can read it); other paths do not."""
+    if cors:
+        headers = {**CORS, **(headers or {})}
+    else:
+        absent = (*absent, "Access-Control-Allow-Origin")
     document: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
@@ -111,11 +135,28 @@ def problem(
     )
 
 
+CONTROL_DETAIL = "'lastname' must not contain control, format or line-separator characters."
+PASSWORD = "correct-horse-1"
+OWNER = basic("{user}:" + PASSWORD)
+# A second account, for credentials that are valid but not the target's.
+OTHER_SIGNUP = "username={user}x&password=other-password-1"
+OTHER = basic("{user}x:other-password-1")
+PROTECTED_SIGNUP = "username={user}&firstname=john&password=" + PASSWORD
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
+NO_STORE = {"Cache-Control": "no-store"}
+WRONG_CREDENTIALS = "The username or password is wrong."
+NEEDS_CREDENTIALS = (
+    "This account is protected: send its username and password with HTTP Basic authentication."
+)
+
+
+def unauthorized(detail: str) -> Expect:
+    return problem(401, detail, headers={**CHALLENGE, **NO_STORE})
+
+
 SEED_DETAILS = "username={user}&firstname=john&lastname=king"
 SEED_SIGNUP = "username={user}&firstname=john"
-SUCCESS_201 = Expect(
-    201, b"Success", headers={"Content-Type": HTML}, absent=("Access-Control-Allow-Origin",)
-)
+SUCCESS_201 = Expect(201, b"Success", headers={"Content-Type": HTML, **CORS})
 SUCCESS_200_CORS = Expect(200, b"Success", headers={"Content-Type": HTML, **CORS})
 TOO_BIG = 64 * 1024 + 1
 
@@ -148,7 +189,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "details: a browser gets HTML from make_response",
         form_post("/userDetails", SEED_DETAILS, accept=BROWSER_ACCEPT),
-        Expect(201, b"<h1>Success</h1>", headers={"Content-Type": HTML, "Vary": "Accept"}),
+        Expect(201, b"<h1>Success</h1>", headers={"Content-Type": HTML, "Vary": "Accept", **CORS}),
     ),
     Case(
         "details: GET returns what was posted",
@@ -253,7 +294,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "details: a name with a bidirectional override",
         json_post("/userDetails", {"username": "{user}", "lastname": "king\u202e"}),
-        problem(400, "'lastname' must not contain control characters.", "lastname"),
+        problem(400, CONTROL_DETAIL, "lastname", CORS),
     ),
     Case(
         "details: unsupported content type",
@@ -272,6 +313,12 @@ CASES: tuple[Case, ...] = (
         problem(413, "The request body is larger than the 65536-byte limit."),
     ),
     Case(
+        "details: a multipart body with too many parts",
+        # A short boundary keeps 1,001 parts under the 64 KiB byte limit.
+        multipart_post("/userDetails", {f"f{i}": "" for i in range(1001)}, boundary="b"),
+        problem(413, "The multipart/form-data body has more than 1000 parts."),
+    ),
+    Case(
         "details: wrong method",
         HttpRequest("DELETE", "/userDetails"),
         problem(
@@ -279,6 +326,176 @@ CASES: tuple[Case, ...] = (
             "Method DELETE is not allowed on /userDetails; allowed: GET, HEAD, OPTIONS, POST.",
             headers={"Allow": "GET, HEAD, OPTIONS, POST"},
         ),
+    ),
+    # -- protected accounts: a password sign-up protects its account (HTTP Basic)
+    Case(
+        "auth: details for a protected account need its credentials",
+        form_post("/userDetails", "username={user}&firstname=Hacked&lastname=Pwned"),
+        unauthorized(NEEDS_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "auth: a wrong password is a 401",
+        form_post("/userDetails", "username={user}&lastname=king", auth=basic("{user}:wrong-pw-1")),
+        unauthorized(WRONG_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "auth: another account's valid credentials are a 403",
+        form_post("/userDetails", "username={user}&lastname=king", auth=OTHER),
+        problem(
+            403,
+            "These credentials are for another account; they cannot read or change '{user}'.",
+            "username",
+            NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP), form_post("/userSignUp", OTHER_SIGNUP)),
+    ),
+    Case(
+        "auth: the owner posts details, naming the account in any case",
+        form_post(
+            "/userDetails", "username={USER}&lastname=king", auth=basic("{USER}:" + PASSWORD)
+        ),
+        SUCCESS_201,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "auth: GET of a protected account without credentials",
+        get("/userDetails", {"username": "{user}"}),
+        unauthorized(NEEDS_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "auth: GET with another account's credentials",
+        get("/userDetails", {"username": "{user}"}, Authorization=OTHER),
+        problem(
+            403,
+            "These credentials are for another account; they cannot read or change '{user}'.",
+            "username",
+            NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP), form_post("/userSignUp", OTHER_SIGNUP)),
+    ),
+    Case(
+        "auth: the owner's GET",
+        get("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": "king"},
+            headers={"Content-Type": JSON_UTF8, **NO_STORE, **CORS},
+        ),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            form_post("/userDetails", "username={user}&lastname=king", auth=OWNER),
+        ),
+    ),
+    Case(
+        "auth: claiming a name drops details posted before the claim",
+        get("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": None},
+            headers={"Content-Type": JSON_UTF8, **NO_STORE},
+        ),
+        setup=(
+            form_post("/userDetails", "username={user}&firstname=Squatter&lastname=Pwned"),
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+        ),
+    ),
+    *(
+        Case(
+            f"auth: a malformed Authorization header ({what}) is a 401",
+            get("/userDetails", {"username": "{user}"}, Authorization=value),
+            unauthorized(detail),
+            setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+        )
+        for what, value, detail in (
+            ("not Basic", "Bearer abc.def", "The Authorization header must use the Basic scheme."),
+            ("bad base64", "Basic !!!", "The Basic credentials are not valid base64."),
+            (
+                "no colon",
+                basic("{user}"),
+                "The Basic credentials must have the form username:password.",
+            ),
+            ("not UTF-8", "Basic /zr+", "The Basic credentials are not valid UTF-8."),
+        )
+    ),
+    Case(
+        "auth: an open account's details stay open to anyone",
+        get("/userDetails", {"username": "{user}"}, Authorization="Bearer ignored"),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": "king"},
+            headers={"Content-Type": JSON_UTF8, **NO_STORE},
+        ),
+        setup=(
+            form_post("/userSignUp", SEED_SIGNUP),
+            form_post("/userDetails", SEED_DETAILS),
+        ),
+    ),
+    # -- one identity per name, whatever its case
+    Case(
+        "identity: a name taken in another case is a 409",
+        form_post("/userSignUp", "username={USER}&password=" + PASSWORD),
+        problem(409, "The username '{USER}' is already taken.", "username"),
+        setup=(form_post("/userSignUp", SEED_SIGNUP),),
+    ),
+    Case(
+        "identity: GET finds a name in any case and returns the sign-up's spelling",
+        get("/userDetails", {"username": "{USER}"}),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": None},
+            headers={"Content-Type": JSON_UTF8},
+        ),
+        setup=(form_post("/userSignUp", SEED_SIGNUP),),
+    ),
+    # -- what a browser front end sends and needs
+    Case(
+        "browser: empty optional fields count as absent",
+        form_post("/userSignUp", "username={user}&firstname=&password="),
+        SUCCESS_200_CORS,
+    ),
+    Case(
+        "browser: an empty required field is a 400 naming it",
+        form_post("/userDetails", "username={user}&firstname=&lastname="),
+        problem(400, "'lastname' must be 1-100 characters.", "lastname"),
+    ),
+    Case(
+        "browser: details CORS preflight allows Authorization",
+        HttpRequest(
+            "OPTIONS",
+            "/userDetails",
+            headers=(
+                ("Origin", "https://app.example.com"),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "authorization,content-type"),
+            ),
+        ),
+        Expect(
+            204,
+            b"",
+            headers={
+                **CORS,
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            },
+        ),
+    ),
+    Case(
+        "details: a name that is only whitespace",
+        json_post("/userDetails", {"username": "{user}", "lastname": " \u3000 "}),
+        problem(400, "'lastname' must not be only whitespace.", "lastname"),
+    ),
+    Case(
+        "details: a name with a zero-width character",
+        json_post("/userDetails", {"username": "{user}", "lastname": "ki\u200bng"}),
+        problem(400, CONTROL_DETAIL, "lastname"),
+    ),
+    Case(
+        "details: a name with a line separator",
+        json_post("/userDetails", {"username": "{user}", "lastname": "king\u2028"}),
+        problem(400, CONTROL_DETAIL, "lastname"),
     ),
     # -- userSignUp
     Case(
@@ -352,18 +569,23 @@ CASES: tuple[Case, ...] = (
     Case(
         "unknown path",
         get("/users/{user}"),
-        problem(404, "There is no resource at /users/{user}."),
+        problem(404, "There is no resource at /users/{user}.", cors=False),
     ),
 )
 
 
+BASE64_MARKER = re.compile(r"\{b64:([^{}]*)\}")
+
+
 def substitute(value: Any, user: str) -> Any:
-    """``value`` with every ``{user}`` replaced, through strings, bytes, containers and the
-    request/expectation dataclasses."""
+    """``value`` with every ``{user}`` (and upper-cased ``{USER}``) replaced, through strings,
+    bytes, containers and the request/expectation dataclasses; then ``{b64:text}`` becomes
+    the base64 of text (Basic credentials that name the user)."""
     if isinstance(value, str):
-        return value.replace("{user}", user)
+        text = value.replace("{user}", user).replace("{USER}", user.upper())
+        return BASE64_MARKER.sub(lambda m: base64.b64encode(m[1].encode()).decode(), text)
     if isinstance(value, bytes):
-        return value.replace(b"{user}", user.encode())
+        return value.replace(b"{user}", user.encode()).replace(b"{USER}", user.upper().encode())
     if isinstance(value, tuple | list):
         return type(value)(substitute(v, user) for v in value)
     if isinstance(value, dict):
@@ -400,3 +622,5 @@ def check(expect: Expect, response: HttpResponse, name: str) -> None:
         assert response.header(header_name) == value, (name, header_name, response.headers)
     for header_name in expect.absent:
         assert response.header(header_name) is None, (name, header_name, response.headers)
+    # Every answer the app gives, on every path and status.
+    assert response.header("X-Content-Type-Options") == "nosniff", (name, response.headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,12 @@ from app.store import UserStore, open_store
 from app.store.sqlite import SqliteUserStore
 
 BACKENDS = ("sqlite", "dynamodb")
+
+
+def basic_auth(username: str, password: str) -> dict[str, str]:
+    """The Authorization header `curl -u username:password` sends."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 @dataclass(frozen=True)

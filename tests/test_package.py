@@ -59,6 +59,8 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "
 EVENTS_DIR = ROOT / "tests" / "events"
 EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
 SEED_FORM = {"username": "sam", "firstname": "john", "lastname": "king"}
+# cffi's half for compiling bindings; argon2's prebuilt ones need only _cffi_backend.
+BUILD_TIME_ONLY = ("cffi/", "pycparser/")
 
 
 def normalise(name: str) -> str:
@@ -223,6 +225,9 @@ def test_every_module_ships_unchecked_hash_cpython312_bytecode(
     checked = 0
     for files in dependency_records(entries).values():
         for path in (p for p in files if p.endswith(".py")):
+            if path.startswith(BUILD_TIME_ONLY):
+                assert path not in entries and path + "c" not in entries, path
+                continue
             source = (installed / path).read_bytes()
             pyc_name = pycache_path(path) if path in entries else path + "c"
             assert pyc_name in entries, f"no bytecode for {path}"
@@ -321,6 +326,41 @@ def test_runtime_loads_only_shipped_bytecode_whatever_the_timestamps(
             assert not origin.endswith(".pyc") or origin in loaded_pycs, name
     after = {p for p in root.rglob("*") if p.is_file()}
     assert after - before <= {root / "instance" / "users.sqlite3"}
+
+
+PASSWORD_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from app.passwords import hash_password, verify_password
+stored = hash_password("correct-horse-battery")
+checks = [verify_password(stored, "correct-horse-battery"), verify_password(stored, "wrong-one")]
+origins = {name: getattr(sys.modules.get(name), "__file__", None)
+           for name in ("argon2", "_argon2_cffi_bindings", "_cffi_backend", "cffi", "pycparser")}
+print(json.dumps({"hash": stored, "checks": checks, "origins": origins}))
+"""
+
+
+def test_argon2_runs_from_the_zip_without_cffis_build_time_half(
+    package: Build, tmp_path: Path
+) -> None:
+    root = tmp_path / "task"
+    with zipfile.ZipFile(package.zip_path) as archive:
+        archive.extractall(root)
+    assert not (root / "cffi").exists() and not (root / "pycparser").exists()
+    result = subprocess.run(
+        [str(VENV_PYTHON), "-I", "-S", "-c", PASSWORD_PROBE, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout)
+    assert probe["hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert probe["checks"] == [True, False]
+    origins = probe["origins"]
+    for name in ("argon2", "_argon2_cffi_bindings", "_cffi_backend"):
+        assert origins[name] and origins[name].startswith(str(root)), (name, origins)
+    assert origins["cffi"] is None and origins["pycparser"] is None
 
 
 # --- CloudFormation -------------------------------------------------------------------------

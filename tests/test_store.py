@@ -3,17 +3,20 @@ Amazon's DynamoDB Local (which locks per item) over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
 from app import create_app
-from app.store import UsernameTaken, UserRecord, UserStore
-from tests.stores import BACKENDS, DynamoTable, app_config, open_backend
+from app.passwords import verify_password
+from app.store import AccountChanged, StoredUser, UsernameTaken, UserStore
+from tests.stores import BACKENDS, DynamoTable, app_config, basic_auth, open_backend
 
 pytest_plugins = ["tests.conftest_dynamo"]
 
@@ -42,55 +45,108 @@ def test_unknown_user_is_none(store: UserStore) -> None:
 
 def test_account_then_lookup(store: UserStore) -> None:
     store.create_account("sam", None, "john")
-    assert store.get_user("sam") == UserRecord("sam", "john", None)
+    assert store.get_user("sam") == StoredUser("sam", "john", None, has_account=True)
 
 
 def test_second_sign_up_is_refused_and_changes_nothing(store: UserStore) -> None:
     store.create_account("sam", "hash-1", "john")
     with pytest.raises(UsernameTaken):
         store.create_account("sam", "hash-2", "jane")
-    assert store.get_user("sam") == UserRecord("sam", "john", None)
+    user = store.get_user("sam")
+    assert user == StoredUser("sam", "john", None, has_account=True)
+    assert user is not None and user.password_hash == "hash-1"
+
+
+def test_names_are_one_identity_whatever_their_case(store: UserStore) -> None:
+    store.create_account("Sam", None, "john")
+    for spelling in ("sam", "SAM", "sAm"):
+        with pytest.raises(UsernameTaken):
+            store.create_account(spelling, None, None)
+        assert store.get_user(spelling) == StoredUser("Sam", "john", None, has_account=True)
 
 
 def test_details_are_an_upsert(store: UserStore) -> None:
-    store.put_details("sam", "john", "king")
-    store.put_details("sam", None, "queen")  # no firstname given: keep the old one
-    assert store.get_user("sam") == UserRecord("sam", "john", "queen")
-    store.put_details("sam", "jack", "queen")
-    assert store.get_user("sam") == UserRecord("sam", "jack", "queen")
+    store.put_details("sam", "john", "king", expected_hash=None)
+    store.put_details("SAM", None, "queen", expected_hash=None)  # no firstname: keep the old
+    assert store.get_user("sam") == StoredUser("sam", "john", "queen", has_account=False)
+    store.put_details("sam", "jack", "queen", expected_hash=None)
+    assert store.get_user("Sam") == StoredUser("sam", "jack", "queen", has_account=False)
 
 
-def test_details_before_sign_up_still_allow_one_sign_up(store: UserStore) -> None:
-    store.put_details("sam", "john", "king")
-    store.create_account("sam", None, "johnny")
+def test_details_before_an_open_sign_up_stay_and_allow_one_sign_up(store: UserStore) -> None:
+    store.put_details("sam", "john", "king", expected_hash=None)
+    store.create_account("Sam", None, "johnny")
     with pytest.raises(UsernameTaken):
         store.create_account("sam", None, None)
-    assert store.get_user("sam") == UserRecord("sam", "john", "king")
+    # An open account is anyone's to post to: the details stay; the sign-up's spelling wins.
+    assert store.get_user("sam") == StoredUser("Sam", "john", "king", has_account=True)
 
 
-def sign_up_at_once(config: dict[str, Any], barrier, results) -> None:
+def test_a_password_sign_up_claims_the_name_and_drops_earlier_details(store: UserStore) -> None:
+    store.put_details("bob", "Squatter", "Details", expected_hash=None)
+    store.create_account("Bob", "hash-1", "Robert")
+    user = store.get_user("bob")
+    assert user == StoredUser("Bob", "Robert", None, has_account=True)
+    assert user is not None and user.password_hash == "hash-1"
+
+
+def test_details_are_written_only_under_the_hash_they_were_authorised_against(
+    store: UserStore,
+) -> None:
+    store.create_account("sam", "hash-1", None)
+    with pytest.raises(AccountChanged):
+        store.put_details("sam", "x", "open-writer", expected_hash=None)
+    with pytest.raises(AccountChanged):
+        store.put_details("sam", "x", "stale", expected_hash="hash-0")
+    assert store.get_user("sam") == StoredUser("sam", None, None, has_account=True)
+    store.put_details("sam", "x", "owner", expected_hash="hash-1")
+    assert store.get_user("sam") == StoredUser("sam", "x", "owner", has_account=True)
+
+
+def test_a_claim_between_check_and_write_makes_the_open_write_fail(store: UserStore) -> None:
+    store.put_details("eve", None, "first", expected_hash=None)
+    before = store.get_user("eve")
+    assert before is not None and not before.protected  # the writer checked: open
+    store.create_account("eve", "hash-1", None)  # the owner claims the name meanwhile
+    with pytest.raises(AccountChanged):
+        store.put_details("eve", "Mallory", "squat", expected_hash=None)
+    assert store.get_user("eve") == StoredUser("eve", None, None, has_account=True)
+
+
+def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", None)
+    store.replace_password_hash("sam", "hash-0", "hash-x")  # stale: ignored
+    store.replace_password_hash("SAM", "hash-1", "hash-2")
+
+    user = store.get_user("sam")
+    assert user is not None and user.password_hash == "hash-2"
+
+
+def sign_up_at_once(config: dict[str, Any], username: str, barrier, results) -> None:
     app = create_app(config)
     client = app.test_client()
+    form = f"username={username}&password=racing-password-1"
     barrier.wait()
-    response = client.post("/userSignUp", data="username=racer&firstname=r", headers=FORM)
+    response = client.post("/userSignUp", data=form, headers=FORM)
     results.put((response.status_code, response.get_data(as_text=True)))
 
 
 @pytest.mark.slow
-def test_sixteen_processes_race_for_one_username(
+def test_sixteen_processes_race_for_one_name_in_sixteen_spellings(
     backend: str, tmp_path: Path, table: DynamoTable | None
 ) -> None:
     """Exactly one winner; the rest get a clean 409, never 'database is locked' or 500."""
-    processes = 16
+    spellings = sorted({"".join(c) for c in itertools.product(*zip("race", "RACE", strict=True))})
+    assert len(spellings) == 16
     context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(processes)
+    barrier = context.Barrier(len(spellings))
     results = context.Queue()
     # A fresh store: for SQLite, schema creation races too; each worker builds its own
     # app and DynamoDB client after the fork, as separate Lambda containers would.
     config = app_config(backend, tmp_path, table)
     workers = [
-        context.Process(target=sign_up_at_once, args=(config, barrier, results))
-        for _ in range(processes)
+        context.Process(target=sign_up_at_once, args=(config, spelling, barrier, results))
+        for spelling in spellings
     ]
     for worker in workers:
         worker.start()
@@ -101,17 +157,48 @@ def test_sixteen_processes_race_for_one_username(
     assert statuses == [200] + [409] * 15, outcomes
 
 
-def test_password_is_stored_only_as_a_scrypt_hash(tmp_path: Path) -> None:
-    db = tmp_path / "users.sqlite3"
-    client = create_app({"USERS_DB": str(db)}).test_client()
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_password_is_stored_only_as_an_argon2id_hash(
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    table = request.getfixturevalue("dynamo_table") if backend_name == "dynamodb" else None
+    client = create_app(app_config(backend_name, tmp_path, table)).test_client()
     password = "correct-horse-battery-staple"
     response = client.post("/userSignUp", data=f"username=sam&password={password}", headers=FORM)
     assert response.status_code == 200
-    (stored,) = sqlite3.connect(db).execute("SELECT password_hash FROM accounts").fetchone()
-    assert stored.startswith("scrypt:")
-    assert check_password_hash(stored, password)
-    for file in tmp_path.iterdir():  # the database, its WAL and shared-memory files
-        assert password.encode() not in file.read_bytes(), file
+    user = open_backend(backend_name, tmp_path, table).get_user("sam")
+    assert user is not None and user.password_hash is not None
+    assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password(user.password_hash, password)
+    if backend_name == "sqlite":
+        for file in tmp_path.iterdir():  # the database, its WAL and shared-memory files
+            assert password.encode() not in file.read_bytes(), file
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_a_scrypt_hash_from_the_first_version_verifies_and_is_upgraded(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    legacy = generate_password_hash("old-password-1", method="scrypt")  # what v1 stored
+    open_backend(backend, tmp_path, table).create_account("sam", legacy, None)
+    client = create_app(app_config(backend, tmp_path, table)).test_client()
+    wrong = client.get("/userDetails?username=sam", headers=basic_auth("sam", "not-it-at-all"))
+    assert wrong.status_code == 401
+    assert stored_hash(backend, tmp_path, table) == legacy  # a failed login upgrades nothing
+    right = client.get("/userDetails?username=sam", headers=basic_auth("sam", "old-password-1"))
+    assert right.status_code == 200
+    upgraded = stored_hash(backend, tmp_path, table)
+    assert upgraded.startswith("$argon2id$") and verify_password(upgraded, "old-password-1")
+    owner = {**FORM, **basic_auth("sam", "old-password-1")}
+    posted = client.post("/userDetails", data="username=sam&lastname=king", headers=owner)
+    assert posted.status_code == 201
+    assert stored_hash(backend, tmp_path, table) == upgraded  # upgraded once, then kept
+
+
+def stored_hash(backend: str, tmp_path: Path, table: DynamoTable | None) -> str:
+    user = open_backend(backend, tmp_path, table).get_user("sam")
+    assert user is not None and user.password_hash is not None
+    return user.password_hash
 
 
 def test_a_locked_database_is_a_503_and_nothing_is_written(tmp_path: Path) -> None:

@@ -7,19 +7,38 @@ chooses and opens the backend once per process, ``get_store`` hands it to views.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flask import Flask, current_app
 
 
+def user_key(username: str) -> str:
+    """One identity per name whatever its case: 'Sam', 'SAM' and 'sam' are one user.
+
+    Usernames are ASCII (app/validation.py), so lower() is the full case fold.
+    """
+    return username.lower()
+
+
 @dataclass(frozen=True, slots=True)
-class UserRecord:
-    """What GET /userDetails returns. Fields a user never gave are None."""
+class StoredUser:
+    """One user as stored. Fields a user never gave are None.
+
+    ``username`` is the spelling GET returns: the one given at sign-up, or for a user with
+    details but no account, the one first used to post them.
+    """
 
     username: str
     firstname: str | None
     lastname: str | None
+    has_account: bool
+    # Never returned or logged; repr=False keeps it out of tracebacks and test output.
+    password_hash: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def protected(self) -> bool:
+        return self.password_hash is not None
 
 
 class StoreError(Exception):
@@ -28,6 +47,11 @@ class StoreError(Exception):
 
 class UsernameTaken(StoreError):
     """Sign-up lost to an existing account: the store's own uniqueness check decided."""
+
+
+class AccountChanged(StoreError):
+    """A conditional write found the account's password hash no longer what the caller
+    authorised against (claimed, or re-hashed, in between). Nothing was written."""
 
 
 class StoreUnavailable(StoreError):
@@ -45,16 +69,27 @@ class UserStore(Protocol):
     def create_account(
         self, username: str, password_hash: str | None, firstname: str | None
     ) -> None:
-        """Create the account, or raise UsernameTaken. Exactly one concurrent caller wins.
+        """Create the account, or raise UsernameTaken. Exactly one concurrent caller wins,
+        whatever the case of the name each one used.
 
-        Details posted earlier for the same username do not count as an account.
+        Details posted earlier for the name do not count as an account. A password sign-up
+        claims the name: in the same atomic write, details posted before it are dropped,
+        so no reader ever sees someone else's details under the protected account.
         """
 
-    def put_details(self, username: str, firstname: str | None, lastname: str) -> None:
-        """Insert or replace the user's details (an upsert)."""
+    def get_user(self, username: str) -> StoredUser | None:
+        """The user, found case-insensitively; None when neither account nor details exist."""
 
-    def get_user(self, username: str) -> UserRecord | None:
-        """Details merged with the account; None when neither exists."""
+    def put_details(
+        self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
+    ) -> None:
+        """Insert or replace the user's details (an upsert), only while the account's password
+        hash is still ``expected_hash`` (None: no account, or an open one); otherwise raise
+        AccountChanged and write nothing."""
+
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        """Swap in a stronger hash of the same password, only if ``old_hash`` is still the
+        stored one (a concurrent change wins; this is an optimisation, never an error)."""
 
 
 def init_app(app: Flask) -> None:

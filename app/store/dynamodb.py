@@ -1,23 +1,28 @@
 """DynamoDB backend: what the function uses in AWS (USERS_TABLE set).
 
-Data model (one table, declared in serverless.yml), one item per user and kind:
+Data model (one table, declared in serverless.yml), one item per user:
 
-    pk = "USER#<username>"   sk = "ACCOUNT"   password_hash?, firstname?, created_at, token
-    pk = "USER#<username>"   sk = "DETAILS"   firstname?, lastname, updated_at
+    pk = "USER#<lower-cased username>"   sk = "PROFILE"
+    username                    the spelling GET returns
+    created_at, token           set once an account exists (sign-up)
+    password_hash?              set for a protected account
+    account_firstname?          the firstname given at sign-up
+    details_firstname?, lastname?, updated_at?    set by POST /userDetails
 
-Account and details are separate items so details posted before sign-up never make
-the username look taken, and so each operation is one single-item write, which
-DynamoDB applies atomically: nothing is ever half-written.
+One item, so every operation is one single-item write, which DynamoDB applies atomically
+under its per-item lock, with the item's own attributes as the condition. No transaction
+(which would cost twice the write units) is needed:
 
-- create_account: PutItem with attribute_not_exists(pk) on the ACCOUNT item. DynamoDB
-  evaluates the condition and the write under one per-item lock: exactly one winner.
-- put_details: UpdateItem (an upsert); firstname is only SET when given, so the old one
-  is kept, like the SQLite backend's coalesce.
-- get_user: one strongly consistent Query on pk returns both items in one round trip
-  and one read unit (two GetItems would be two calls and two units). Strongly
-  consistent because the API promises "GET returns what was just posted".
+- create_account: UpdateItem with attribute_not_exists(created_at): exactly one winner,
+  whatever the case of the name each caller used. Details posted before do not make the
+  name look taken. A password sign-up (a claim) REMOVEs them in the same write.
+- put_details: UpdateItem (an upsert) conditioned on the password hash the caller was
+  authorised against (attribute_not_exists for an open or absent account), so a claim that
+  lands between the check and the write makes the write fail rather than leak details in.
+- get_user: one strongly consistent GetItem ("GET returns what was just posted").
+- replace_password_hash: UpdateItem conditioned on the old hash.
 
-Three actions in all (PutItem, UpdateItem, Query), so the IAM policy can be exact.
+Two actions in all (UpdateItem, GetItem), so the IAM policy can be exact.
 
 boto3 is imported only here: the Lambda runtime provides it, requirements.txt does not.
 """
@@ -43,12 +48,16 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from app.store import ConfigurationError, StoreUnavailable, UsernameTaken, UserRecord
+from app.store import (
+    AccountChanged,
+    ConfigurationError,
+    StoredUser,
+    StoreUnavailable,
+    UsernameTaken,
+    user_key,
+)
 
 DynamoDBClient = Any  # botocore builds the client class at run time
-
-ACCOUNT = "ACCOUNT"
-DETAILS = "DETAILS"
 
 # Error codes that mean "not now": the request was refused or failed before any write
 # happened (DynamoDB applies a write entirely or not at all), so a retry is safe.
@@ -75,9 +84,12 @@ MISCONFIGURED_CODES = frozenset(
 )
 
 
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 1.0
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
+# Most a request makes: read the account, write the details, and (once per legacy hash)
+# store the upgraded hash. The 403 path makes two reads and no write.
+MAX_CALLS_PER_REQUEST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +97,13 @@ class ClientSettings:
     """How patient the client is. The defaults fit the 10 s function timeout:
 
     one call, worst case = max_attempts * (connect_timeout + read_timeout) + backoff
-                         = 3 * (1 s + 1 s) + ~0.1 s (botocore's DynamoDB backoff for
-                           transient errors is rand * 25 ms * 2^i) = ~6.1 s.
+                         = 3 * (0.5 s + 0.5 s) + ~0.1 s (botocore's DynamoDB backoff for
+                           transient errors is rand * 25 ms * 2^i) = ~3.1 s.
     Throttling answers arrive at once but back off longer (rand * 1 s * 2^i): three
-    throttled attempts cost at most ~3 s, and mixing timeouts with throttling stays
-    under ~6.1 s too. A request makes one store call, so even the worst case leaves
-    ~3.9 s for scrypt (~0.1 s) and the rest of the request. (DNS lookups are not bounded
-    by connect_timeout; DynamoDB sends no x-amz-retry-after, which could add up to 5 s.)
+    throttled attempts cost at most ~3 s. A request makes at most MAX_CALLS_PER_REQUEST
+    calls, ~9.2 s in the worst case, which leaves room for an argon2id verification
+    (~20 ms) within the timeout. In-region DynamoDB answers in milliseconds; half a second
+    is already a failure. (DNS lookups are not bounded by connect_timeout.)
     """
 
     endpoint_url: str | None = None  # None: boto3's own lookup (AWS_ENDPOINT_URL_DYNAMODB)
@@ -135,45 +147,97 @@ def shared_client(settings: ClientSettings) -> DynamoDBClient:
 os.register_at_fork(after_in_child=shared_client.cache_clear)
 
 
-def pk(username: str) -> dict[str, str]:
+PROFILE = "PROFILE"
+# Attributes that only details writes set; a claim removes them.
+DETAILS_ATTRIBUTES = ("details_firstname", "lastname", "updated_at")
+
+
+def key(username: str) -> dict[str, dict[str, str]]:
     # Usernames are [A-Za-z0-9_.@-]{1,64} (app/validation.py): no '#', so no ambiguity.
-    return {"S": f"USER#{username}"}
+    return {"pk": {"S": f"USER#{user_key(username)}"}, "sk": {"S": PROFILE}}
+
+
+class Update:
+    """An UpdateExpression built from named parts, with its placeholder maps."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        self.names[f"#{attribute}"] = attribute
+        return f"#{attribute}"
+
+    def value(self, attribute: str, value: dict[str, str]) -> str:
+        self.values[f":{attribute}"] = value
+        return f":{attribute}"
+
+    def set(self, attribute: str, value: dict[str, str]) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(attribute, value)}")
+
+    def set_if_absent(self, attribute: str, value: dict[str, str]) -> None:
+        placeholder = self.name(attribute)
+        self.sets.append(
+            f"{placeholder} = if_not_exists({placeholder}, {self.value(attribute, value)})"
+        )
+
+    def remove(self, attribute: str) -> None:
+        self.removes.append(self.name(attribute))
+
+    def expression(self) -> str:
+        parts = ["SET " + ", ".join(self.sets)]
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        return " ".join(parts)
+
+
+def hash_condition(update: Update, expected_hash: str | None) -> str:
+    name = update.name("password_hash")
+    if expected_hash is None:
+        return f"attribute_not_exists({name})"
+    update.values[":expected_hash"] = {"S": expected_hash}
+    return f"{name} = :expected_hash"
 
 
 class DynamoUserStore:
     def __init__(self, table: str, settings: ClientSettings | None = None) -> None:
         self.table = table
-        # Built now, in create_app (Lambda's init phase), not on the first request. Measured
-        # in fresh interpreters against a local DynamoDB server (medians of 41 interleaved runs): import +
-        # create_app + first request cost the same either way (~313 ms), but building it
-        # here takes the first request from ~80 ms to ~12 ms. Init is where provisioned
-        # concurrency and SnapStart pay ahead of time, and a missing region fails there.
+        # Built now, in create_app (Lambda's init phase), not on the first request: import +
+        # create_app + first request cost the same either way, but the first request is
+        # faster, and init is where provisioned concurrency and SnapStart pay ahead of time,
+        # and where a missing region fails.
         self.client = shared_client(settings or ClientSettings())
 
     def create_account(
         self, username: str, password_hash: str | None, firstname: str | None
     ) -> None:
-        # A per-call marker (botocore's retries resend the same item): if a retry follows an
-        # attempt that landed but whose response was lost, it fails the condition against
-        # our own item. ALL_OLD hands that item back in the same call, so no extra read
+        # A per-call marker (botocore's retries resend the same request): if a retry follows
+        # an attempt that landed but whose response was lost, it fails the condition against
+        # our own write. ALL_OLD hands that item back in the same call, so no extra read
         # (and no extra IAM action) is needed to tell that the account is ours.
         token = secrets.token_hex(16)
-        item: dict[str, Any] = {
-            "pk": pk(username),
-            "sk": {"S": ACCOUNT},
-            "created_at": {"N": repr(time.time())},
-            "token": {"S": token},
-        }
+        update = Update()
+        update.set("username", {"S": username})
+        update.set("created_at", {"N": repr(time.time())})
+        update.set("token", {"S": token})
         if password_hash is not None:
-            item["password_hash"] = {"S": password_hash}
+            update.set("password_hash", {"S": password_hash})
+            for attribute in DETAILS_ATTRIBUTES:
+                update.remove(attribute)  # the claim: earlier details are not the owner's
         if firstname is not None:
-            item["firstname"] = {"S": firstname}
+            update.set("account_firstname", {"S": firstname})
+        condition = f"attribute_not_exists({update.name('created_at')})"
         try:
             with self.translated_errors():
-                self.client.put_item(
+                self.client.update_item(
                     TableName=self.table,
-                    Item=item,
-                    ConditionExpression="attribute_not_exists(pk)",
+                    Key=key(username),
+                    UpdateExpression=update.expression(),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=update.names,
+                    ExpressionAttributeValues=update.values,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except ClientError as exc:
@@ -184,53 +248,68 @@ class DynamoUserStore:
                 return  # our own earlier attempt won; the retry only saw it
             raise UsernameTaken(username) from exc
 
-    def put_details(self, username: str, firstname: str | None, lastname: str) -> None:
-        assignments = ["#lastname = :lastname", "#updated_at = :updated_at"]
-        names = {"#lastname": "lastname", "#updated_at": "updated_at"}
-        values: dict[str, Any] = {
-            ":lastname": {"S": lastname},
-            ":updated_at": {"N": repr(time.time())},
-        }
+    def put_details(
+        self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
+    ) -> None:
+        update = Update()
+        update.set("lastname", {"S": lastname})
+        update.set("updated_at", {"N": repr(time.time())})
+        update.set_if_absent("username", {"S": username})
         if firstname is not None:
-            assignments.append("#firstname = :firstname")
-            names["#firstname"] = "firstname"
-            values[":firstname"] = {"S": firstname}
-        with self.translated_errors():
-            self.client.update_item(
-                TableName=self.table,
-                Key={"pk": pk(username), "sk": {"S": DETAILS}},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            update.set("details_firstname", {"S": firstname})
+        condition = hash_condition(update, expected_hash)
+        try:
+            with self.translated_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=key(username),
+                    UpdateExpression=update.expression(),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=update.names,
+                    ExpressionAttributeValues=update.values,
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise AccountChanged(username) from exc
 
-    def get_user(self, username: str) -> UserRecord | None:
+    def get_user(self, username: str) -> StoredUser | None:
         with self.translated_errors():
-            response = self.client.query(
-                TableName=self.table,
-                KeyConditionExpression="#pk = :pk",
-                # Never read the password hash back; it is not needed here.
-                ProjectionExpression="#sk, #firstname, #lastname",
-                ExpressionAttributeNames={
-                    "#pk": "pk",
-                    "#sk": "sk",
-                    "#firstname": "firstname",
-                    "#lastname": "lastname",
-                },
-                ExpressionAttributeValues={":pk": pk(username)},
-                ConsistentRead=True,
+            response = self.client.get_item(
+                TableName=self.table, Key=key(username), ConsistentRead=True
             )
-        items = {item["sk"]["S"]: item for item in response["Items"]}
-        if not items:
+        item = response.get("Item")
+        if item is None:
             return None
-        details = items.get(DETAILS, {})
-        account = items.get(ACCOUNT, {})
-        firstname = string(details, "firstname")
-        return UserRecord(
-            username,
-            firstname if firstname is not None else string(account, "firstname"),
-            string(details, "lastname"),
+        details_firstname = string(item, "details_firstname")
+        return StoredUser(
+            username=string(item, "username") or username,
+            firstname=details_firstname
+            if details_firstname is not None
+            else string(item, "account_firstname"),
+            lastname=string(item, "lastname"),
+            has_account="created_at" in item,
+            password_hash=string(item, "password_hash"),
         )
+
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        update = Update()
+        update.set("password_hash", {"S": new_hash})
+        condition = hash_condition(update, old_hash)
+        try:
+            with self.translated_errors():
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=key(username),
+                    UpdateExpression=update.expression(),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=update.names,
+                    ExpressionAttributeValues=update.values,
+                )
+        except ClientError as exc:
+            # A failed condition means the hash changed meanwhile: the newer one stands.
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     @contextmanager
     def translated_errors(self) -> Iterator[None]:

@@ -1,0 +1,106 @@
+"""Who may read or change an account: HTTP Basic credentials (RFC 7617) for protected ones.
+
+An account created without a password is open, as the article's own sign-up creates it:
+anyone may post and read its details. An account created with a password is protected:
+only a request carrying that account's username and password may.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from flask import request
+
+from app.passwords import needs_rehash, verify_password
+from app.problems import Problem
+from app.store import StoredUser, get_store, user_key
+from app.validation import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
+
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
+WRONG_CREDENTIALS = "The username or password is wrong."
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+def unauthorized(detail: str) -> Problem:
+    # Never echo any part of the Authorization header back: it carries a password.
+    return Problem(401, detail, headers=CHALLENGE)
+
+
+def basic_credentials(header: str | None) -> Credentials:
+    """The request's Basic credentials; any missing or malformed header is a 401."""
+    if not header:
+        raise unauthorized(
+            "This account is protected: send its username and password"
+            " with HTTP Basic authentication."
+        )
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise unauthorized("The Authorization header must use the Basic scheme.")
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise unauthorized("The Basic credentials are not valid base64.") from None
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        raise unauthorized("The Basic credentials are not valid UTF-8.") from None
+    username, colon, password = text.partition(":")
+    if not colon:
+        raise unauthorized("The Basic credentials must have the form username:password.")
+    return Credentials(username, password)
+
+
+def verified_hash(user: StoredUser, password: str) -> str | None:
+    """The account's current hash if ``password`` is its password, else None.
+
+    A legacy (scrypt) or weaker hash is replaced by argon2id on success; the new hash is
+    returned, so a write conditioned on it matches what is now stored.
+    """
+    stored = user.password_hash
+    if stored is None or len(password) > MAX_PASSWORD_LENGTH:  # no hashing of huge inputs
+        return None
+    if not verify_password(stored, password):
+        return None
+    if needs_rehash(stored):
+        from app.passwords import hash_password
+
+        upgraded = hash_password(password)
+        get_store().replace_password_hash(user.username, stored, upgraded)
+        return upgraded
+    return stored
+
+
+def owner_hash(user: StoredUser | None) -> str | None:
+    """Authorise this request for ``user``'s account: None for an absent or open account;
+    for a protected one, the password hash the credentials were verified against.
+
+    Raises 401 (no, malformed or wrong credentials) or 403 (another account's valid ones).
+    """
+    if user is None or user.password_hash is None:
+        return None
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    if user_key(credentials.username) == user_key(user.username):
+        current = verified_hash(user, credentials.password)
+        if current is None:
+            raise unauthorized(WRONG_CREDENTIALS)
+        return current
+    other = (
+        get_store().get_user(credentials.username)
+        if USERNAME_PATTERN.fullmatch(credentials.username)
+        else None
+    )
+    if other is not None and verified_hash(other, credentials.password) is not None:
+        raise Problem(
+            403,
+            f"These credentials are for another account; they cannot read or change"
+            f" '{user.username}'.",
+            field="username",
+        )
+    raise unauthorized(WRONG_CREDENTIALS)
