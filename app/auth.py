@@ -16,7 +16,7 @@ from flask import request
 from app.passwords import needs_rehash, verify_password
 from app.problems import Problem
 from app.store import StoredUser, get_store, user_key
-from app.validation import MAX_PASSWORD_LENGTH, USERNAME_PATTERN
+from app.validation import MAX_PASSWORD_LENGTH, SIMPLE_BODY_TYPES, USERNAME_PATTERN
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
 WRONG_CREDENTIALS = "The username or password is wrong."
@@ -57,6 +57,34 @@ def basic_credentials(header: str | None) -> Credentials:
     return Credentials(username, password)
 
 
+def is_cross_site() -> bool:
+    """Did a browser send this from another site? Fetch metadata when the browser sends it,
+    else the Origin header against this API's own origin."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")
+
+
+def refuse_cross_site_form_write() -> None:
+    """CSRF: after a user answers the browser's Basic prompt, the browser attaches those
+    credentials to any request to this host, including a form another site posts here. Such
+    a form body needs no CORS preflight, and `Access-Control-Allow-Origin: *` only hides the
+    answer, not the write. A front end that sends credentials itself uses JSON (which is
+    preflighted; a preflight with `*` never admits browser-held credentials)."""
+    if (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and request.mimetype in SIMPLE_BODY_TYPES
+        and is_cross_site()
+    ):
+        raise Problem(
+            403,
+            "A cross-site form post cannot change a protected account; send the request as"
+            " application/json with an Authorization header.",
+        )
+
+
 def verified_hash(user: StoredUser, password: str) -> str | None:
     """The account's current hash if ``password`` is its password, else None.
 
@@ -86,16 +114,17 @@ def owner_hash(user: StoredUser | None) -> str | None:
     if user is None or user.password_hash is None:
         return None
     credentials = basic_credentials(request.headers.get("Authorization"))
+    refuse_cross_site_form_write()
+    if not USERNAME_PATTERN.fullmatch(credentials.username):
+        # Only names that can exist; also keeps non-ASCII look-alikes (the Kelvin sign
+        # lower()s to 'k') from matching an account.
+        raise unauthorized(WRONG_CREDENTIALS)
     if user_key(credentials.username) == user_key(user.username):
         current = verified_hash(user, credentials.password)
         if current is None:
             raise unauthorized(WRONG_CREDENTIALS)
         return current
-    other = (
-        get_store().get_user(credentials.username)
-        if USERNAME_PATTERN.fullmatch(credentials.username)
-        else None
-    )
+    other = get_store().get_user(credentials.username)
     if other is not None and verified_hash(other, credentials.password) is not None:
         raise Problem(
             403,

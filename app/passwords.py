@@ -56,7 +56,9 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    """True for legacy scrypt hashes and for argon2 hashes with weaker parameters."""
+    """True for legacy scrypt hashes and for argon2 hashes whose parameters differ from
+    the current ones (argon2-cffi compares for equality, so lowering the parameters here
+    would re-hash stored hashes down to them on the next login)."""
     if not stored_hash.startswith(ARGON2_PREFIX):
         return True
     return hasher().check_needs_rehash(stored_hash)

@@ -18,6 +18,9 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 JSON = "application/json"
 ACCEPTED_BODY_TYPES = (FORM, MULTIPART, JSON)
+# Content types a browser may send cross-site without a CORS preflight (Fetch standard).
+SIMPLE_BODY_TYPES = frozenset({FORM, MULTIPART, "text/plain"})
+REPLACEMENT_CHARACTER = "\ufffd"
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 MIN_PASSWORD_LENGTH = 8
@@ -130,7 +133,7 @@ def body_fields() -> dict[str, object]:
     if mimetype == MULTIPART:
         if not request.mimetype_params.get("boundary"):
             raise Problem(400, "The multipart/form-data body has no boundary parameter.")
-        return unique_fields(list(request.form.items(multi=True)))
+        return multipart_fields()
     if mimetype == JSON:
         return json_fields(request.get_data(cache=False))
     received = f"Content-Type '{mimetype}'" if mimetype else "A request without a Content-Type"
@@ -139,6 +142,20 @@ def body_fields() -> dict[str, object]:
         f"{received} is not supported; send {', '.join(ACCEPTED_BODY_TYPES)}.",
         headers={"Accept-Post": ", ".join(ACCEPTED_BODY_TYPES)},
     )
+
+
+def multipart_fields() -> dict[str, str]:
+    for name in request.files:
+        # A file part is not a field: dropping it would, say, turn a password sent with
+        # `curl -F password=@file` into an open account.
+        raise invalid(name, "must be a form field, not a file upload")
+    fields = unique_fields(list(request.form.items(multi=True)))
+    for name, value in fields.items():
+        if REPLACEMENT_CHARACTER in value:
+            # werkzeug decodes parts with errors="replace": undecodable bytes arrive as
+            # U+FFFD, and two different passwords could become the same text.
+            raise invalid(name, "must be valid UTF-8 text")
+    return fields
 
 
 def form_fields(raw: bytes) -> dict[str, str]:

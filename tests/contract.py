@@ -433,6 +433,47 @@ CASES: tuple[Case, ...] = (
             form_post("/userDetails", SEED_DETAILS),
         ),
     ),
+    Case(
+        "auth: a cross-site form post cannot use browser-held credentials (CSRF)",
+        HttpRequest(
+            "POST",
+            "/userDetails",
+            headers=(
+                ("Content-Type", FORM),
+                CURL_ACCEPT,
+                ("Authorization", OWNER),
+                ("Origin", "https://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ),
+            body=b"username={user}&lastname=CSRF",
+        ),
+        problem(
+            403,
+            "A cross-site form post cannot change a protected account; send the request as"
+            " application/json with an Authorization header.",
+            headers=NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "auth: a cross-origin front end posts JSON with its own Authorization",
+        HttpRequest(
+            "POST",
+            "/userDetails",
+            headers=(
+                ("Content-Type", "application/json"),
+                CURL_ACCEPT,
+                ("Authorization", OWNER),
+                ("Origin", "https://app.example.com"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "cors"),
+            ),
+            body=b'{"username": "{user}", "lastname": "king"}',
+        ),
+        SUCCESS_201,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
     # -- one identity per name, whatever its case
     Case(
         "identity: a name taken in another case is a 409",
@@ -498,6 +539,30 @@ CASES: tuple[Case, ...] = (
         problem(400, CONTROL_DETAIL, "lastname"),
     ),
     # -- userSignUp
+    Case(
+        "sign-up: a password sent as a file part is refused, not dropped",
+        HttpRequest(
+            "POST",
+            "/userSignUp",
+            headers=(("Content-Type", "multipart/form-data; boundary=b"), CURL_ACCEPT),
+            body=b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\n{user}\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="password"; filename="pw.txt"\r\n'
+            b"Content-Type: text/plain\r\n\r\ncorrect-horse-1\r\n--b--\r\n",
+        ),
+        problem(400, "'password' must be a form field, not a file upload.", "password"),
+    ),
+    Case(
+        "sign-up: a multipart field that is not UTF-8",
+        HttpRequest(
+            "POST",
+            "/userSignUp",
+            headers=(("Content-Type", "multipart/form-data; boundary=b"), CURL_ACCEPT),
+            body=b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\n{user}\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n'
+            b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\r\n--b--\r\n",
+        ),
+        problem(400, "'password' must be valid UTF-8 text.", "password"),
+    ),
     Case(
         "sign-up: with a password",
         form_post("/userSignUp", "username={user}&password=correct-horse-battery"),

@@ -1,0 +1,79 @@
+"""app/auth.py beyond the contract table: credential edge cases and where they come from."""
+
+from __future__ import annotations
+
+import base64
+
+from flask.testing import FlaskClient
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def basic(credentials: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
+
+
+def protected(client: FlaskClient, username: str, password: str) -> None:
+    form = f"username={username}&password={password}"
+    assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
+
+
+def test_a_non_ascii_look_alike_of_the_name_is_not_the_account(client: FlaskClient) -> None:
+    protected(client, "kim", "kims-password")
+    # U+212A KELVIN SIGN lower()s to 'k'; it can never be a username.
+    response = client.get("/userDetails?username=kim", headers=basic("\u212aim:kims-password"))
+    assert response.status_code == 401
+    assert client.get("/userDetails?username=kim", headers=basic("KIM:kims-password")).json
+
+
+def test_same_origin_form_posts_with_credentials_are_allowed(client: FlaskClient) -> None:
+    protected(client, "sam", "sams-password")
+    headers = {**FORM, **basic("sam:sams-password")}
+    same_origin = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    assert (
+        client.post(
+            "/userDetails", data="username=sam&lastname=a", headers={**headers, **same_origin}
+        ).status_code
+        == 201
+    )
+    # Without fetch metadata, a foreign Origin alone marks the form post as cross-site.
+    foreign = {"Origin": "https://evil.example"}
+    response = client.post(
+        "/userDetails", data="username=sam&lastname=b", headers={**headers, **foreign}
+    )
+    assert response.status_code == 403
+    assert (
+        client.get("/userDetails?username=sam", headers=basic("sam:sams-password")).json["lastname"]
+        == "a"
+    )
+
+
+def test_an_open_account_ignores_the_cross_site_rule(client: FlaskClient) -> None:
+    # Nothing is protected, so nothing can be forged: anyone may post its details.
+    assert client.post("/userSignUp", data="username=pat", headers=FORM).status_code == 200
+    response = client.post(
+        "/userDetails",
+        data="username=pat&lastname=x",
+        headers={**FORM, "Origin": "https://elsewhere.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 201
+
+
+def test_one_request_verifies_at_most_one_password(client: FlaskClient, monkeypatch) -> None:
+    from app import auth
+
+    protected(client, "ann", "anns-password")
+    protected(client, "bob", "bobs-password")
+    calls: list[str] = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda h, p: calls.append(p) or real(h, p))
+
+    def status(credentials: str) -> int:
+        return client.get("/userDetails?username=ann", headers=basic(credentials)).status_code
+
+    assert [status("bob:wrong"), status("bob:bobs-password"), status("ann:wrong")] == [
+        401,
+        403,
+        401,
+    ]
+    assert len(calls) == 3
