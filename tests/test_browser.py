@@ -1,0 +1,399 @@
+"""A real browser as the client: Debian's Chromium, headless, driven by Playwright.
+
+A page served from one origin (127.0.0.1:P1) calls the API on another (127.0.0.1:P2) with
+`fetch`, as a front end would, and the test reads back only what the page itself can read:
+the CORS rules that decide that are the browser's, not ours. The API runs under Flask's dev
+server and under serverless-offline (what `make run` serves). A plain HTML form is also
+submitted by the browser (a navigation, not fetch). Last, a small server of our own answers
+CORS the wrong ways, to show the browser refusing what the app must not do.
+
+Chromium comes from Debian (`make browser`, a prerequisite of `make test`); Playwright never
+downloads a browser here. One browser launch serves the whole module.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.channels import dev_server
+from tests.contract import unique_user
+from tests.net import HOST
+from tests.offline_server import start_offline
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Playwright adds --headless and a fresh temporary --user-data-dir itself. Without the
+# background-networking flags Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+PASSWORD = "CorrectHorse1"
+
+# The front end: everything the tests ask the page to do goes through callApi, which
+# returns only what a script on this origin is allowed to read. Iterating response.headers
+# lists exactly the headers CORS exposes to the page.
+APP_PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>user-api browser client</title>
+<script>
+async function callApi(url, {method = "GET", headers = {}, json, form, multipart} = {}) {
+  const init = {method, headers: {...headers}};
+  if (json !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = new URLSearchParams(form);
+  } else if (multipart !== undefined) {
+    init.body = new FormData();
+    for (const [name, value] of Object.entries(multipart)) init.body.append(name, value);
+  }
+  try {
+    const response = await fetch(url, init);
+    const headers = Object.fromEntries(response.headers);
+    return {status: response.status, headers, body: await response.text()};
+  } catch (error) {
+    return {error: `${error.name}: ${error.message}`};
+  }
+}
+</script>
+<p>user-api browser client</p>
+"""
+
+# A plain HTML form, as a static site would have it; {action} is the API's sign-up URL.
+SIGN_UP_FORM = """<!doctype html>
+<meta charset="utf-8">
+<title>Sign up</title>
+<form method="post" action="{action}">
+  <input name="username" id="username">
+  <input name="firstname" id="firstname">
+  <input name="password" id="password" type="password">
+  <button type="submit" id="submit">Sign up</button>
+</form>
+"""
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """What the page's script could read of one fetch; ``error`` if fetch rejected."""
+
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    error: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """An OPTIONS request the browser sent on its own, seen through the DevTools protocol."""
+
+    url: str
+    method: str  # Access-Control-Request-Method
+    headers: str  # Access-Control-Request-Headers
+
+
+class BrowserApp:
+    """One tab showing the front-end page; records the preflights and console errors."""
+
+    def __init__(self, page: Any, page_url: str) -> None:
+        self.page = page
+        self.preflights: list[Preflight] = []
+        self.console_errors: list[str] = []
+        page.on(
+            "console", lambda m: m.type == "error" and self.console_errors.append(m.text)
+        )
+        session = page.context.new_cdp_session(page)
+        session.on("Network.requestWillBeSent", self._record_preflight)
+        session.send("Network.enable")
+        page.goto(page_url)
+
+    def _record_preflight(self, event: dict[str, Any]) -> None:
+        request = event["request"]
+        if request["method"] != "OPTIONS":
+            return
+        headers = {k.lower(): v for k, v in request.get("headers", {}).items()}
+        self.preflights.append(
+            Preflight(
+                request["url"],
+                headers.get("access-control-request-method", ""),
+                headers.get("access-control-request-headers", ""),
+            )
+        )
+
+    def call(self, url: str, **options: Any) -> PageRead:
+        result = self.page.evaluate("([url, options]) => callApi(url, options)", [url, options])
+        return PageRead(**result)
+
+
+class StaticSite(ThreadingHTTPServer):
+    """The front end's own origin: the app page, and the sign-up form for a given API."""
+
+    def __init__(self) -> None:
+        super().__init__((HOST, 0), StaticSiteHandler)
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.server_address[1]}"
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def send_body(self, status: int, content_type: str, body: bytes, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class StaticSiteHandler(QuietHandler):
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/favicon.ico":  # asked for by every tab; a 404 is a console error
+            self.send_body(204, "image/x-icon", b"")
+            return
+        if url.path == "/":
+            page = APP_PAGE
+        elif url.path == "/signup-form":
+            action = parse_qs(url.query)["action"][0]
+            page = SIGN_UP_FORM.format(action=html.escape(action, quote=True))
+        else:
+            self.send_body(404, "text/plain", b"not found")
+            return
+        self.send_body(200, "text/html; charset=utf-8", page.encode())
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[StaticSite]:
+    with serving(StaticSite()) as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def tab(browser: Any, site: StaticSite) -> Iterator[BrowserApp]:
+    # A fresh context per test: no preflight cache or state carried between tests.
+    context = browser.new_context()
+    try:
+        yield BrowserApp(context.new_page(), site.origin + "/")
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module", params=["dev-server", "offline"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API's base URL on its own origin: Flask's dev server, or serverless-offline."""
+    db = str(tmp_path_factory.mktemp(request.param) / "users.sqlite3")
+    server = dev_server if request.param == "dev-server" else start_offline
+    with server(env={"USERS_DB": db}) as url:
+        yield url
+
+
+def assert_problem(read: PageRead, status: int, detail: str) -> None:
+    assert read.error is None, read.error
+    assert read.status == status
+    assert read.headers["content-type"] == "application/problem+json"
+    assert read.json()["status"] == status
+    assert read.json()["detail"] == detail
+
+
+# What the page can read of a 401/403: CORS exposes only the safelisted response headers
+# (Cache-Control, Content-Language, Content-Length, Content-Type, Expires, Last-Modified,
+# Pragma) unless Access-Control-Expose-Headers names more, and the app names none. So the
+# page sees the status, the problem document and no-store, but not WWW-Authenticate.
+READABLE_ON_AUTH_ERRORS = {"cache-control", "content-length", "content-type"}
+
+
+def test_protected_account_from_another_origin(tab: BrowserApp, api: str) -> None:
+    user = unique_user()
+    signed_up = tab.call(
+        f"{api}/userSignUp", method="POST", json={"username": user, "password": PASSWORD}
+    )
+    assert (signed_up.status, signed_up.body) == (200, "Success"), signed_up
+
+    posted = tab.call(
+        f"{api}/userDetails",
+        method="POST",
+        headers=basic(user, PASSWORD),
+        form={"username": user, "firstname": "john", "lastname": "king"},
+    )
+    assert (posted.status, posted.body) == (201, "Success"), posted
+
+    read = tab.call(f"{api}/userDetails?username={user}", headers=basic(user, PASSWORD))
+    assert read.status == 200, read
+    assert read.json() == {"username": user, "firstname": "john", "lastname": "king"}
+    assert read.headers["cache-control"] == "no-store"
+
+    # The browser asked first, each time a non-safelisted header was about to be sent:
+    # Content-Type: application/json for the sign-up, Authorization for the two others.
+    assert {(p.url, p.method, p.headers) for p in tab.preflights} == {
+        (f"{api}/userSignUp", "POST", "content-type"),
+        (f"{api}/userDetails", "POST", "authorization"),
+        (f"{api}/userDetails?username={user}", "GET", "authorization"),
+    }
+    assert tab.console_errors == []
+
+
+def test_multipart_sign_up_then_wrong_or_missing_credentials_are_readable_401s(
+    tab: BrowserApp, api: str
+) -> None:
+    user = unique_user()
+    signed_up = tab.call(
+        f"{api}/userSignUp", method="POST", multipart={"username": user, "password": PASSWORD}
+    )
+    assert (signed_up.status, signed_up.body) == (200, "Success"), signed_up
+
+    details = f"{api}/userDetails?username={user}"
+    missing = tab.call(details)
+    assert_problem(
+        missing,
+        401,
+        "This account is protected: send its username and password with HTTP Basic"
+        " authentication.",
+    )
+    wrong = tab.call(details, headers=basic(user, "wrong-password"))
+    assert_problem(wrong, 401, "The username or password is wrong.")
+    post_wrong = tab.call(
+        f"{api}/userDetails",
+        method="POST",
+        headers=basic(user, "wrong-password"),
+        form={"username": user, "lastname": "king"},
+    )
+    assert_problem(post_wrong, 401, "The username or password is wrong.")
+
+    for read in (missing, wrong, post_wrong):
+        assert set(read.headers) == READABLE_ON_AUTH_ERRORS
+        assert read.headers["cache-control"] == "no-store"
+        assert "www-authenticate" not in read.headers
+
+
+def test_another_accounts_credentials_are_a_readable_403(tab: BrowserApp, api: str) -> None:
+    owner, other = unique_user(), unique_user()
+    for user in (owner, other):
+        signed_up = tab.call(
+            f"{api}/userSignUp", method="POST", form={"username": user, "password": PASSWORD}
+        )
+        assert signed_up.status == 200, signed_up
+
+    forbidden = f"These credentials are for another account; they cannot read or change '{owner}'."
+    read = tab.call(f"{api}/userDetails?username={owner}", headers=basic(other, PASSWORD))
+    assert_problem(read, 403, forbidden)
+    assert read.json()["field"] == "username"
+    posted = tab.call(
+        f"{api}/userDetails",
+        method="POST",
+        headers=basic(other, PASSWORD),
+        form={"username": owner, "lastname": "king"},
+    )
+    assert_problem(posted, 403, forbidden)
+    for response in (read, posted):
+        assert set(response.headers) == READABLE_ON_AUTH_ERRORS
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_open_account_needs_no_credentials(tab: BrowserApp, api: str) -> None:
+    user = unique_user()
+    # Form bodies without Authorization are "simple" requests: no preflight at all.
+    signed_up = tab.call(
+        f"{api}/userSignUp", method="POST", form={"username": user, "firstname": "sam"}
+    )
+    assert (signed_up.status, signed_up.body) == (200, "Success"), signed_up
+    posted = tab.call(
+        f"{api}/userDetails", method="POST", form={"username": user, "lastname": "king"}
+    )
+    assert (posted.status, posted.body) == (201, "Success"), posted
+    read = tab.call(f"{api}/userDetails?username={user}")
+    assert read.status == 200, read
+    assert read.json() == {"username": user, "firstname": "sam", "lastname": "king"}
+    assert tab.preflights == []
+
+    # Errors are readable too: a 400 and a 404, with their problem details.
+    missing_lastname = tab.call(f"{api}/userDetails", method="POST", form={"username": user})
+    assert missing_lastname.status == 400, missing_lastname
+    assert missing_lastname.json()["field"] == "lastname"
+    nobody = unique_user()
+    assert_problem(tab.call(f"{api}/userDetails?username={nobody}"), 404, f"No user named '{nobody}'.")
+
+
+def test_html_form_gets_the_html_success_page(
+    browser: Any, site: StaticSite, api: str, tab: BrowserApp
+) -> None:
+    user = unique_user()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{site.origin}/signup-form?action={api}/userSignUp")
+        page.fill("#username", user)  # firstname and password stay blank
+        with page.expect_navigation() as navigation:
+            page.click("#submit")
+        response = navigation.value
+        assert response is not None
+        assert response.request.method == "POST"
+        assert response.request.post_data == f"username={user}&firstname=&password="
+        assert response.status == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert page.url == f"{api}/userSignUp"
+        assert page.inner_html("body") == "<h1>Success</h1>"
+        assert page.text_content("h1") == "Success"
+    finally:
+        context.close()
+
+    # The blank fields counted as absent: no firstname, and an open account (no password).
+    read = tab.call(f"{api}/userDetails?username={user}")
+    assert read.status == 200, read
+    assert read.json() == {"username": user, "firstname": None, "lastname": None}
