@@ -56,8 +56,10 @@ APP_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <title>user-api browser client</title>
 <script>
-async function callApi(url, {method = "GET", headers = {}, json, form, multipart} = {}) {
+async function callApi(url, options = {}) {
+  const {method = "GET", headers = {}, json, form, multipart, credentials} = options;
   const init = {method, headers: {...headers}};
+  if (credentials !== undefined) init.credentials = credentials;
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -386,6 +388,18 @@ def test_open_account_needs_no_credentials(tab: BrowserApp, api: str) -> None:
     assert_problem(
         tab.call(f"{api}/userDetails?username={nobody}"), 404, f"No user named '{nobody}'."
     )
+
+
+def test_cookie_credentials_mode_is_refused(tab: BrowserApp, api: str) -> None:
+    # Why the README says to send Authorization explicitly, not credentials: "include":
+    # in that mode a browser refuses Allow-Origin "*", even on an answer it could read.
+    read = tab.call(f"{api}/userDetails?username={unique_user()}", credentials="include")
+    assert read == PageRead(error="TypeError: Failed to fetch")
+    refusal = (
+        "The value of the 'Access-Control-Allow-Origin' header in the response must not be"
+        " the wildcard '*' when the request's credentials mode is 'include'."
+    )
+    assert any(refusal in message for message in tab.console_errors), tab.console_errors
 
 
 def test_html_form_gets_the_html_success_page(
