@@ -15,7 +15,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv node_modules run package invoke-local bench test fuzz lint clean
+.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
 # scripts/sls, which activates the venv, sets dummy AWS credentials and cleans up child processes.
@@ -53,6 +53,16 @@ $(NODE_STAMP): package.json package-lock.json .npmrc
 
 node_modules: $(NODE_STAMP)
 
+# Debian's Chromium for tests/test_browser.py (Playwright drives it; it never downloads one).
+# Installed only when missing; needs root, as CI has. A stale package list gets one update.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@[ -x $(CHROMIUM) ] || { export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+	  || { echo "error: $(CHROMIUM) is missing and apt-get could not install it;" \
+	       "run as root: apt-get install chromium" >&2; exit 1; }; }
+
 # serverless-offline on http://localhost:5000 running handler.py in the venv. Ctrl-C stops it.
 run: $(STAMP) $(NODE_STAMP)
 	$(if $(filter dynamodb,$(STORE)),scripts/run_dynamodb_local.sh) $(SLS) offline start --param="offlineEvents=$(OFFLINE_EVENTS)"
@@ -72,7 +82,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) $(NODE_STAMP) lint
+test: $(STAMP) $(NODE_STAMP) browser lint
 	$(VENV)/bin/python -m pytest
 
 # Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).
