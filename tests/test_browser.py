@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from app.users import DETAILS_PREFLIGHT
 from tests.channels import dev_server
@@ -125,18 +126,22 @@ class BrowserApp:
     """One tab showing the front-end page; records preflights, console errors and the
     issues Chromium's DevTools raise (such as deprecated CORS answers)."""
 
-    def __init__(self, page: Any, page_url: str) -> None:
+    def __init__(self, page: Page, page_url: str) -> None:
         self.page = page
         self.preflights: list[Preflight] = []
         self.console_errors: list[str] = []
         self.issues: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("console", self._record_console_error)
         session = page.context.new_cdp_session(page)
         session.on("Network.requestWillBeSent", self._record_preflight)
         session.on("Audits.issueAdded", self._record_issue)
         session.send("Network.enable")
         session.send("Audits.enable")
         page.goto(page_url)
+
+    def _record_console_error(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
 
     def _record_preflight(self, event: dict[str, Any]) -> None:
         request = event["request"]
@@ -212,7 +217,7 @@ class StaticSiteHandler(QuietHandler):
 
 
 @contextmanager
-def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+def serving[Server: ThreadingHTTPServer](server: Server) -> Iterator[Server]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -226,15 +231,13 @@ def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
 @pytest.fixture(scope="module")
 def site() -> Iterator[StaticSite]:
     with serving(StaticSite()) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -244,7 +247,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def tab(browser: Any, site: StaticSite) -> Iterator[BrowserApp]:
+def tab(browser: Browser, site: StaticSite) -> Iterator[BrowserApp]:
     # A fresh context per test: no preflight cache or state carried between tests.
     context = browser.new_context()
     try:
@@ -403,7 +406,7 @@ def test_cookie_credentials_mode_is_refused(tab: BrowserApp, api: str) -> None:
 
 
 def test_html_form_gets_the_html_success_page(
-    browser: Any, site: StaticSite, api: str, tab: BrowserApp
+    browser: Browser, site: StaticSite, api: str, tab: BrowserApp
 ) -> None:
     user = unique_user()
     context = browser.new_context()
@@ -494,7 +497,7 @@ class CorsVariantHandler(QuietHandler):
 @pytest.fixture(scope="module")
 def cors_variants() -> Iterator[CorsVariantServer]:
     with serving(CorsVariantServer()) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 def post_with_credentials(tab: BrowserApp, server: CorsVariantServer, variant: str) -> PageRead:
