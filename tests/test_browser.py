@@ -82,17 +82,23 @@ async function callApi(url, options = {}) {
 <p>user-api browser client</p>
 """
 
-# A plain HTML form, as a static site would have it; {action} is the API's sign-up URL.
-SIGN_UP_FORM = """<!doctype html>
+# A plain HTML form, as a static site would have it: /form?action=URL&fields=a,b,c gives
+# one text input per field (id = name) and a submit button.
+FORM_PAGE = """<!doctype html>
 <meta charset="utf-8">
-<title>Sign up</title>
+<title>Form</title>
 <form method="post" action="{action}">
-  <input name="username" id="username">
-  <input name="firstname" id="firstname">
-  <input name="password" id="password" type="password">
-  <button type="submit" id="submit">Sign up</button>
+{inputs}
+  <button type="submit" id="submit">Send</button>
 </form>
 """
+
+
+def form_page(action: str, fields: list[str]) -> str:
+    inputs = "\n".join(
+        f'  <input name="{html.escape(name)}" id="{html.escape(name)}">' for name in fields
+    )
+    return FORM_PAGE.format(action=html.escape(action), inputs=inputs)
 
 
 def basic(username: str, password: str) -> dict[str, str]:
@@ -175,7 +181,7 @@ class BrowserApp:
 
 
 class StaticSite(ThreadingHTTPServer):
-    """The front end's own origin: the app page, and the sign-up form for a given API."""
+    """The front end's own origin: the app page, and plain HTML forms posting to the API."""
 
     def __init__(self) -> None:
         super().__init__((HOST, 0), StaticSiteHandler)
@@ -207,9 +213,9 @@ class StaticSiteHandler(QuietHandler):
             return
         if url.path == "/":
             page = APP_PAGE
-        elif url.path == "/signup-form":
-            action = parse_qs(url.query)["action"][0]
-            page = SIGN_UP_FORM.format(action=html.escape(action, quote=True))
+        elif url.path == "/form":
+            query = parse_qs(url.query)
+            page = form_page(query["action"][0], query["fields"][0].split(","))
         else:
             self.send_body(404, "text/plain", b"not found")
             return
@@ -278,6 +284,10 @@ def assert_problem(read: PageRead, status: int, detail: str) -> None:
 # Pragma) unless Access-Control-Expose-Headers names more, and the app names none. So the
 # page sees the status, the problem document and no-store, but not WWW-Authenticate.
 READABLE_ON_AUTH_ERRORS = {"cache-control", "content-length", "content-type"}
+CROSS_SITE_FORM = (
+    "A cross-site form post cannot change a protected account; send the request as"
+    " application/json with an Authorization header."
+)
 
 
 def test_protected_account_from_another_origin(tab: BrowserApp, api: str) -> None:
@@ -291,7 +301,7 @@ def test_protected_account_from_another_origin(tab: BrowserApp, api: str) -> Non
         f"{api}/userDetails",
         method="POST",
         headers=basic(user, PASSWORD),
-        form={"username": user, "firstname": "john", "lastname": "king"},
+        json={"username": user, "firstname": "john", "lastname": "king"},
     )
     assert (posted.status, posted.body) == (201, "Success"), posted
 
@@ -301,10 +311,10 @@ def test_protected_account_from_another_origin(tab: BrowserApp, api: str) -> Non
     assert read.headers["cache-control"] == "no-store"
 
     # The browser asked first, each time a non-safelisted header was about to be sent:
-    # Content-Type: application/json for the sign-up, Authorization for the two others.
+    # Content-Type: application/json, Authorization, or both.
     assert {(p.url, p.method, p.headers) for p in tab.preflights} == {
         (f"{api}/userSignUp", "POST", "content-type"),
-        (f"{api}/userDetails", "POST", "authorization"),
+        (f"{api}/userDetails", "POST", "authorization,content-type"),
         (f"{api}/userDetails?username={user}", "GET", "authorization"),
     }
     assert tab.console_errors == []
@@ -333,7 +343,7 @@ def test_multipart_sign_up_then_wrong_or_missing_credentials_are_readable_401s(
         f"{api}/userDetails",
         method="POST",
         headers=basic(user, "wrong-password"),
-        form={"username": user, "lastname": "king"},
+        json={"username": user, "lastname": "king"},
     )
     assert_problem(post_wrong, 401, "The username or password is wrong.")
 
@@ -359,7 +369,7 @@ def test_another_accounts_credentials_are_a_readable_403(tab: BrowserApp, api: s
         f"{api}/userDetails",
         method="POST",
         headers=basic(other, PASSWORD),
-        form={"username": owner, "lastname": "king"},
+        json={"username": owner, "lastname": "king"},
     )
     assert_problem(posted, 403, forbidden)
     for response in (read, posted):
@@ -393,6 +403,58 @@ def test_open_account_needs_no_credentials(tab: BrowserApp, api: str) -> None:
     )
 
 
+def test_form_body_with_authorization_is_refused_as_cross_site(tab: BrowserApp, api: str) -> None:
+    # A form body needs no preflight, so the app refuses it for protected accounts when the
+    # browser says it comes from another site (Chromium sends Sec-Fetch-Site).
+    user = unique_user()
+    signed_up = tab.call(
+        f"{api}/userSignUp", method="POST", json={"username": user, "password": PASSWORD}
+    )
+    assert signed_up.status == 200, signed_up
+    posted = tab.call(
+        f"{api}/userDetails",
+        method="POST",
+        headers=basic(user, PASSWORD),
+        form={"username": user, "lastname": "king"},
+    )
+    assert_problem(posted, 403, CROSS_SITE_FORM)
+    read = tab.call(f"{api}/userDetails?username={user}", headers=basic(user, PASSWORD))
+    assert read.json()["lastname"] is None
+
+
+def test_browser_held_credentials_cannot_post_a_cross_site_form(
+    browser: Browser, site: StaticSite, api: str, tab: BrowserApp
+) -> None:
+    # CSRF: the user once answered the browser's Basic prompt for the API (Playwright's
+    # http_credentials answers it), and then visits another site whose form posts to it.
+    user = unique_user()
+    signed_up = tab.call(
+        f"{api}/userSignUp", method="POST", json={"username": user, "password": PASSWORD}
+    )
+    assert signed_up.status == 200, signed_up
+    context = browser.new_context(
+        http_credentials={"username": user, "password": PASSWORD, "origin": api}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{site.origin}/form?action={api}/userDetails&fields=username,lastname")
+        page.fill("#username", user)
+        page.fill("#lastname", "forged")
+        with page.expect_navigation() as navigation:
+            page.click("#submit")
+        response = navigation.value
+        assert response is not None
+        # Without credentials this would be the 401 challenge: the browser answered it with
+        # the held ones (a 403 needs a parseable Authorization header), and the app then
+        # refused the cross-site form.
+        assert response.status == 403
+        assert response.json()["detail"] == CROSS_SITE_FORM
+    finally:
+        context.close()
+    read = tab.call(f"{api}/userDetails?username={user}", headers=basic(user, PASSWORD))
+    assert read.json()["lastname"] is None
+
+
 def test_cookie_credentials_mode_is_refused(tab: BrowserApp, api: str) -> None:
     # Why the README says to send Authorization explicitly, not credentials: "include":
     # in that mode a browser refuses Allow-Origin "*", even on an answer it could read.
@@ -412,7 +474,7 @@ def test_html_form_gets_the_html_success_page(
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.goto(f"{site.origin}/signup-form?action={api}/userSignUp")
+        page.goto(f"{site.origin}/form?action={api}/userSignUp&fields=username,firstname,password")
         page.fill("#username", user)  # firstname and password stay blank
         with page.expect_navigation() as navigation:
             page.click("#submit")
