@@ -1,0 +1,198 @@
+"""API Gateway REST (payload v1), HTTP API (payload v2) and function URLs (the v2 shape).
+
+Where the app is mounted, as the client sees the URL:
+
+- REST on its execute-api host: the URL has ``/<stage>``, the event's ``path`` does not;
+- HTTP API on a named stage: ``rawPath`` already starts with ``/<stage>``; on ``$default``
+  there is no prefix;
+- a custom domain with a base path mapping (``base_path``, "/v1"): the path starts with it;
+- function URLs: never a prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from lambda_edge.base import Event, EventKind, LambdaResponse, Request
+from lambda_edge.fields import (
+    RejectedEvent,
+    decoded_body,
+    header,
+    is_field_value,
+    merged_headers,
+    need_dict,
+    need_field_str,
+    need_method,
+    need_path,
+    pairs_of,
+    string_list_map,
+    string_map,
+)
+from lambda_edge.responses import completed, with_multi_value_headers, with_v2_cookies
+
+
+def is_execute_api_host(host: str) -> bool:
+    return ".execute-api." in host and host.endswith(".amazonaws.com")
+
+
+def strip_prefix(path: str, prefix: str) -> str | None:
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix) :] or "/"
+    return None
+
+
+def strip_base_path(script_name: str, path: str, base_path: str) -> tuple[str, str]:
+    if base_path in ("", "/"):
+        return script_name, path
+    rest = strip_prefix(path, base_path)
+    return (script_name + base_path, rest) if rest is not None else (script_name, path)
+
+
+def wsgi_path(path: str) -> str:
+    # WSGI wants PATH_INFO decoded and carried as latin-1 text, as serverless-wsgi does.
+    return unquote(path).encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def without_warmup_marker(event: Event) -> Event:
+    # serverless-wsgi answers {} to any event with a warm-up "source"; an HTTP event
+    # that happens to carry one must still reach the app.
+    return {k: v for k, v in event.items() if k != "source"} if "source" in event else event
+
+
+def safe_context(context: dict[str, Any]) -> dict[str, Any]:
+    """requestContext with the parts serverless-wsgi dereferences made safe: a null
+    authorizer and a non-string sourceIp would crash it, and are no fault of the client."""
+    fixed = dict(context)
+    if not isinstance(fixed.get("authorizer"), dict):
+        fixed.pop("authorizer", None)
+    identity = fixed.get("identity")
+    if not isinstance(identity, dict) or not isinstance(identity.get("sourceIp", ""), str):
+        fixed["identity"] = {}
+    http = fixed.get("http")
+    if isinstance(http, dict) and not isinstance(http.get("sourceIp", ""), str):
+        fixed["http"] = {k: v for k, v in http.items() if k != "sourceIp"}
+    return fixed
+
+
+class RestV1:
+    """API Gateway REST API, Lambda proxy integration (payload v1)."""
+
+    name: ClassVar[EventKind] = "rest_v1"
+
+    def read(self, event: Event, base_path: str) -> Request:
+        context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
+        method = need_method(event.get("httpMethod"), "httpMethod")
+        path = need_path(event.get("path"), "path")
+        # Both null or absent is a request with no headers (the console's test invoke).
+        single = string_map(event.get("headers"), "headers", names_are_tokens=True)
+        multi = string_list_map(
+            event.get("multiValueHeaders"), "multiValueHeaders", names_are_tokens=True
+        )
+        headers = merged_headers(pairs_of(multi) if multi else list(single.items()))
+        query = string_map(event.get("queryStringParameters"), "queryStringParameters")
+        multi_query = string_list_map(
+            event.get("multiValueQueryStringParameters"), "multiValueQueryStringParameters"
+        )
+        body = decoded_body(
+            event.get("body"), event.get("isBase64Encoded"), "body", "isBase64Encoded"
+        )
+
+        script_name = ""
+        stage = context.get("stage")
+        if isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
+            script_name = "/" + stage
+        script_name, app_path = strip_base_path(script_name, path, base_path)
+        wsgi_event: Event = {
+            **without_warmup_marker(event),
+            "httpMethod": method,
+            "path": app_path,
+            "headers": headers,
+            # Lists in the event make serverless-wsgi answer with multiValueHeaders,
+            # which carry repeated response headers (Set-Cookie) exactly.
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "requestContext": context,
+            "body": body,  # bytes: serverless-wsgi passes them through as-is
+            "isBase64Encoded": False,
+        }
+        return Request(self, wsgi_event, script_name, wsgi_path(app_path))
+
+    def respond(self, result: LambdaResponse) -> LambdaResponse:
+        return with_multi_value_headers(completed(result))
+
+
+class HttpApiV2:
+    """API Gateway HTTP API, payload format 2.0."""
+
+    name: ClassVar[EventKind] = "http_api_v2"
+
+    def read(self, event: Event, base_path: str) -> Request:
+        context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
+        http = need_dict(context.get("http"), "requestContext.http")
+        need_method(http.get("method"), "requestContext.http.method")
+        path = need_path(event.get("rawPath"), "rawPath")
+        if event.get("headers") is None:
+            raise RejectedEvent("The event has no 'headers'.")
+        headers = merged_headers(
+            list(string_map(event.get("headers"), "headers", names_are_tokens=True).items())
+        )
+        raw_query = need_field_str(event.get("rawQueryString"), "rawQueryString")
+        cookies = event.get("cookies")
+        if cookies is not None and not (
+            isinstance(cookies, list) and all(map(is_field_value, cookies))
+        ):
+            raise RejectedEvent("'cookies' must be a list of strings without CR, LF or NUL.")
+        body = decoded_body(
+            event.get("body"), event.get("isBase64Encoded"), "body", "isBase64Encoded"
+        )
+
+        script_name, app_path = self.mount(path, headers, context, base_path)
+        wsgi_event: Event = {
+            **without_warmup_marker(event),
+            "rawPath": app_path,
+            "rawQueryString": raw_query,
+            "headers": headers,
+            "cookies": cookies or [],
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        return Request(self, wsgi_event, script_name, wsgi_path(app_path))
+
+    def mount(
+        self, path: str, headers: dict[str, str], context: dict[str, Any], base_path: str
+    ) -> tuple[str, str]:
+        script_name = ""
+        stage = context.get("stage")
+        if (
+            isinstance(stage, str)
+            and stage not in ("", "$default")
+            and is_execute_api_host(header(headers, "Host"))
+        ):
+            rest = strip_prefix(path, "/" + stage)
+            if rest is not None:
+                script_name, path = "/" + stage, rest
+        return strip_base_path(script_name, path, base_path)
+
+    def respond(self, result: LambdaResponse) -> LambdaResponse:
+        return with_v2_cookies(completed(result))
+
+
+class FunctionUrl(HttpApiV2):
+    """Lambda function URLs: the payload v2 shape on <id>.lambda-url.<region>.on.aws,
+    with neither stages nor base path mappings."""
+
+    name: ClassVar[EventKind] = "function_url"
+
+    def mount(
+        self, path: str, headers: dict[str, str], context: dict[str, Any], base_path: str
+    ) -> tuple[str, str]:
+        return "", path
+
+
+def is_function_url(event: Event) -> bool:
+    context = event.get("requestContext")
+    domain = context.get("domainName") if isinstance(context, dict) else None
+    return isinstance(domain, str) and ".lambda-url." in domain

@@ -1,0 +1,71 @@
+"""Shaping a Lambda response for a channel: the pieces the event kinds combine.
+
+serverless-wsgi answers with ``headers`` (repeated names spelt in different letter
+cases, its trick for single-value channels) or ``multiValueHeaders`` (when the event
+had them), omits ``body`` for empty responses, and knows nothing of v2 ``cookies`` or
+of status codes missing from werkzeug's table.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from lambda_edge.base import LambdaResponse
+
+
+def completed(result: LambdaResponse) -> LambdaResponse:
+    result.setdefault("body", "")
+    result.setdefault("isBase64Encoded", False)
+    return result
+
+
+def status_title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Client Error" if status < 500 else "Server Error"
+
+
+def with_status_description(result: LambdaResponse) -> LambdaResponse:
+    """ALB and VPC Lattice want "<code> <reason>" for every code, known or not."""
+    status = result["statusCode"]
+    result["statusDescription"] = f"{status} {status_title(status)}"
+    return result
+
+
+def with_multi_value_headers(result: LambdaResponse) -> LambdaResponse:
+    """REST and multi-value ALB carry repeated headers (Set-Cookie) in lists."""
+    if "multiValueHeaders" not in result:
+        single = result.pop("headers", {})
+        grouped: dict[str, list[str]] = {}
+        for name, value in single.items():
+            grouped.setdefault(name.lower(), []).append(value)
+        first_spelling = {name.lower(): name for name in reversed(single)}
+        result["multiValueHeaders"] = {first_spelling[k]: v for k, v in grouped.items()}
+    return result
+
+
+def with_v2_cookies(result: LambdaResponse) -> LambdaResponse:
+    """Payload v2 has ``cookies`` for Set-Cookie and takes other repeated headers
+    comma-joined, instead of serverless-wsgi's case-permuted names."""
+    cookies: list[str] = []
+    grouped: dict[str, tuple[str, list[str]]] = {}
+    for name, value in result.pop("headers", {}).items():
+        if name.lower() == "set-cookie":
+            cookies.append(value)
+        else:
+            grouped.setdefault(name.lower(), (name, []))[1].append(value)
+    result["headers"] = {name: ", ".join(values) for name, values in grouped.values()}
+    if cookies:
+        result["cookies"] = cookies
+    return result
+
+
+def plain_result(status: int, content_type: str, body: str) -> LambdaResponse:
+    """A text response built without the app (a problem for a rejected event)."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_type},
+        "body": body,
+        "isBase64Encoded": False,
+    }
