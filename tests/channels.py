@@ -61,7 +61,7 @@ def lambda_channel(
     def send(request: HttpRequest) -> HttpResponse:
         event = build_event(kind, request, base64_body=base64_body)
         assert_real_shape(kind, event)
-        return read_result(kind, invoke(event))
+        return read_result(invoke(event), kind)
 
     return send
 

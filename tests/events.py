@@ -10,24 +10,20 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlencode
 
+from lambda_edge import EVENT_KINDS, EventKind
 from tests.http_types import HttpRequest, HttpResponse
 
-EventKind = Literal["rest_v1", "http_api_v2", "alb", "alb_multi_value", "function_url"]
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "rest_v1",
-    "http_api_v2",
-    "alb",
-    "alb_multi_value",
-    "function_url",
-)
+__all__ = ["EVENT_KINDS", "EventKind"]
 
 REST_HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
 HTTP_API_HOST = "xyz789hijk.execute-api.us-east-1.amazonaws.com"
 FUNCTION_URL_HOST = "q2w3e4r5t6y7u8i9o0p1a2s3d4f5g6h7.lambda-url.us-east-1.on.aws"
 ALB_HOST = "my-alb-1234567890.us-east-1.elb.amazonaws.com"
+LATTICE_HOST = "user-api-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws"
+LATTICE_ARN = "arn:aws:vpc-lattice:us-east-1:123456789012"
 CLIENT_IP = "203.0.113.7"
 TARGET_GROUP_ARN = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/lambda-api/0123456789abcdef"
@@ -212,13 +208,72 @@ def alb_event(
     return event
 
 
+def join_values(name: str, values: list[str]) -> str:
+    return ("; " if name.lower() == "cookie" else ",").join(values)
+
+
+def lattice_v1_event(request: HttpRequest, *, base64_body: bool = False) -> dict[str, Any]:
+    """Version 1: snake_case fields, one string per header (repeats comma-joined) and per
+    query name (the last, as the shape has no room for more)."""
+    headers = grouped(standard_headers(request, LATTICE_HOST), lower=True)
+    body = body_fields(request, base64_body)
+    return {
+        "raw_path": request.path,
+        "method": request.method,
+        "headers": {k: join_values(k, v) for k, v in headers.items()},
+        "query_string_parameters": {k: v[-1] for k, v in grouped(request.query).items()},
+        "body": body["body"] or "",
+        "is_base64_encoded": body["isBase64Encoded"],
+    }
+
+
+def lattice_v2_event(
+    request: HttpRequest, *, base64_body: bool = False, list_values: bool = True
+) -> dict[str, Any]:
+    """Version 2, with header and query values as lists (AWS's current schema) or, with
+    ``list_values=False``, as strings (older samples)."""
+    headers: dict[str, Any] = grouped(standard_headers(request, LATTICE_HOST), lower=True)
+    query: dict[str, Any] = grouped(request.query)
+    if not list_values:
+        headers = {k: join_values(k, v) for k, v in headers.items()}
+        query = {k: v[-1] for k, v in query.items()}
+    body = body_fields(request, base64_body)
+    return {
+        "version": "2.0",
+        "path": request.path,
+        "method": request.method,
+        "headers": headers,
+        "queryStringParameters": query,
+        "body": body["body"] or "",
+        "isBase64Encoded": body["isBase64Encoded"],
+        "requestContext": {
+            "serviceNetworkArn": f"{LATTICE_ARN}:servicenetwork/sn-0bf3f2882e9cc805a",
+            "serviceArn": f"{LATTICE_ARN}:service/svc-0a40eebed65f8d69c",
+            "targetGroupArn": f"{LATTICE_ARN}:targetgroup/tg-6d0ecf831eec9f09",
+            "identity": {
+                "sourceVpcArn": "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0b8276c84697e7339",
+                "type": "AWS_IAM",
+                "principal": "arn:aws:iam::123456789012:role/caller",
+                "sessionName": "i-0123456789abcdef0",
+            },
+            "region": "us-east-1",
+            "timeEpoch": str(now_ms() * 1000),  # microseconds, as a string
+        },
+    }
+
+
 def build_event(kind: EventKind, request: HttpRequest, *, base64_body: bool) -> dict[str, Any]:
+    """A real-shaped event of this kind carrying ``request``."""
     if kind == "rest_v1":
         return rest_v1_event(request, base64_body=base64_body)
     if kind == "http_api_v2":
         return http_api_v2_event(request, base64_body=base64_body)
     if kind == "function_url":
         return function_url_event(request, base64_body=base64_body)
+    if kind == "lattice_v1":
+        return lattice_v1_event(request, base64_body=base64_body)
+    if kind == "lattice_v2":
+        return lattice_v2_event(request, base64_body=base64_body)
     return alb_event(request, base64_body=base64_body, multi_value=kind == "alb_multi_value")
 
 
@@ -234,40 +289,64 @@ def assert_real_shape(kind: EventKind, event: dict[str, Any]) -> None:
         assert all(isinstance(v, list) for v in event["multiValueQueryStringParameters"].values())
         assert event["requestContext"]["elb"]["targetGroupArn"].startswith("arn:aws:")
         return
+    if kind == "lattice_v2":
+        # VpcLatticeV2Model types values as strings, AWS's schema sends lists of strings:
+        # check the lists here, the rest of the shape with the model (values comma-joined,
+        # as Powertools' own VPCLatticeEventV2 joins query lists).
+        flat = dict(event)
+        for field in ("headers", "queryStringParameters"):
+            values = event[field].values()
+            assert all(isinstance(v, list) and all(isinstance(s, str) for s in v) for v in values)
+            flat[field] = {k: ",".join(v) for k, v in event[field].items()}
+        models.VpcLatticeV2Model.model_validate(flat)
+        return
     model = {
         "rest_v1": models.APIGatewayProxyEventModel,
         "http_api_v2": models.APIGatewayProxyEventV2Model,
         "alb": models.AlbModel,
         "function_url": models.LambdaFunctionUrlModel,
+        "lattice_v1": models.VpcLatticeModel,
     }[kind]
     model.model_validate(event)
 
 
 TEXTUAL_RESPONSE_TYPES = ("text/", "application/json", "application/problem+json")
+MULTI_VALUE_KINDS = ("rest_v1", "alb_multi_value")
+V2_KINDS = ("http_api_v2", "function_url")
+DESCRIBED_KINDS = ("alb", "alb_multi_value", "lattice_v1", "lattice_v2")
 
 
-def read_result(kind: EventKind, result: Any) -> HttpResponse:
-    """What the client would receive for this Lambda result, after checking its shape."""
+def read_result(result: Any, kind: EventKind | None = None) -> HttpResponse:
+    """The one checker of Lambda response shape: what API Gateway, ALB, function URLs and
+    VPC Lattice accept (anything else reaches the client as a 502), and, for a known
+    ``kind``, exactly the fields that channel reads. Returns what the client would get."""
     assert isinstance(result, dict), result
     status = result["statusCode"]
-    assert isinstance(status, int) and 100 <= status <= 599, result
+    assert type(status) is int and 100 <= status <= 599, result
     assert isinstance(result["body"], str), result
     assert isinstance(result["isBase64Encoded"], bool), result
+    assert ("headers" in result) != ("multiValueHeaders" in result), result
     headers: list[tuple[str, str]] = []
-    if kind in ("rest_v1", "alb_multi_value"):
-        assert "multiValueHeaders" in result, result
-        for name, values in result["multiValueHeaders"].items():
-            headers += [(name, v) for v in values]
-    else:
-        assert "multiValueHeaders" not in result, result
-        headers += list(result["headers"].items())
-    if kind in ("http_api_v2", "function_url"):
-        assert not any(k.lower() == "set-cookie" for k, _ in headers), "Set-Cookie outside cookies"
-        headers += [("Set-Cookie", c) for c in result.get("cookies", [])]
-    else:
-        assert "cookies" not in result
-    if kind in ("alb", "alb_multi_value"):
-        assert result["statusDescription"].startswith(f"{status} "), result
+    for name, values in result.get("multiValueHeaders", {}).items():
+        assert isinstance(values, list), result
+        headers += [(name, v) for v in values]
+    headers += list(result.get("headers", {}).items())
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in headers), result
+    cookies = result.get("cookies", [])
+    assert isinstance(cookies, list) and all(isinstance(c, str) for c in cookies), result
+    if "statusDescription" in result:
+        description = result["statusDescription"]
+        assert description.startswith(f"{status} ") and len(description) > 4, result
+    if kind is not None:
+        assert ("multiValueHeaders" in result) == (kind in MULTI_VALUE_KINDS), (kind, result)
+        assert ("statusDescription" in result) == (kind in DESCRIBED_KINDS), (kind, result)
+        if kind in V2_KINDS:
+            assert not any(k.lower() == "set-cookie" for k, _ in headers), (
+                "Set-Cookie not in cookies"
+            )
+        else:
+            assert "cookies" not in result, (kind, result)
+    headers += [("Set-Cookie", c) for c in cookies]
     body = (
         base64.b64decode(result["body"]) if result["isBase64Encoded"] else result["body"].encode()
     )

@@ -22,5 +22,5 @@ def test_one_file_per_event_kind() -> None:
 def test_event_file_is_real_and_gets_the_seed_answer(kind: str) -> None:
     event = json.loads((EVENTS_DIR / f"{kind}.json").read_text())
     assert_real_shape(kind, event)
-    response = read_result(kind, handler.handler(event, LambdaContext()))
+    response = read_result(handler.handler(event, LambdaContext()), kind)
     assert (response.status, response.body) == (201, b"Success")
