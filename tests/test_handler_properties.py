@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import handler
+from lambda_edge import EventKind
 from tests.channels import LambdaContext
-from tests.events import EVENT_KINDS, build_event
+from tests.events import EVENT_KINDS, build_event, read_result
 from tests.http_types import HttpRequest
-from tests.test_handler import assert_well_formed
 
 # Hypothesis' text() never yields lone surrogates, which a JSON event can carry.
 awkward_text = st.sampled_from(["\ud800", "a\udfffb", "\u202e", "\x00", "\u0085", "%FF", "\ufeff"])
@@ -123,7 +123,7 @@ client_requests = arbitrary_requests | json_requests | form_requests
 @given(json_values)
 def test_any_json_value_gets_a_well_formed_answer(event: Any) -> None:
     result = handler.handler(event, LambdaContext())
-    assert_well_formed(result)
+    read_result(result)
     assert result["statusCode"] in (204, 400)
 
 
@@ -142,7 +142,7 @@ def test_any_json_value_gets_a_well_formed_answer(event: Any) -> None:
     ),
 )
 def test_mutated_events_get_a_well_formed_answer(
-    kind: str,
+    kind: EventKind,
     request: HttpRequest,
     base64_body: bool,
     mutations: list[tuple[list[int], str | None, Any]],
@@ -153,8 +153,8 @@ def test_mutated_events_get_a_well_formed_answer(
     for path, new_key, value in mutations:
         mutate(event, path, new_key, value)
     result = handler.handler(event, LambdaContext())
-    assert_well_formed(result)
-    assert result["statusCode"] < 500, result  # a 500 here would be a bug in the guard
+    read_result(result)  # the kind may have been mutated away: check the shape any channel takes
+    assert result["statusCode"] < 500, result  # a 500 here would be a bug in the edge
 
 
 def mutate(event: dict[str, Any], path: list[int], new_key: str | None, value: Any) -> None:
@@ -175,8 +175,8 @@ def mutate(event: dict[str, Any], path: list[int], new_key: str | None, value: A
 
 @given(st.sampled_from(EVENT_KINDS), client_requests, st.booleans())
 def test_anything_a_client_sends_gets_no_5xx(
-    kind: str, request: HttpRequest, base64_body: bool
+    kind: EventKind, request: HttpRequest, base64_body: bool
 ) -> None:
     result = handler.handler(build_event(kind, request, base64_body=base64_body), LambdaContext())
-    assert_well_formed(result)
+    read_result(result, kind)
     assert result["statusCode"] < 500, result
