@@ -6,7 +6,7 @@ so this writes PEP 552 hash-based bytecode with check_source off ("unchecked-has
 ``py_compile --invalidation-mode unchecked-hash`` writes): the runtime loads it without looking
 at the source's timestamp or hash.
 
-- Our code (``handler.py``, ``app/``) keeps its sources and gets
+- Our code (``handler.py``, ``app/``, ``lambda_edge/``) keeps its sources and gets
   ``__pycache__/<name>.cpython-312.pyc`` next to them.
 - Dependencies get one of two layouts (``--deps-layout``):
   ``sourceless`` (default): ``<name>.pyc`` replaces ``<name>.py`` (PEP 3147 "sourceless"
@@ -43,7 +43,7 @@ TASK_ROOT = "/var/task"
 UNCHECKED_HASH_FLAGS = 0b01
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Our own code: keeps its sources, and must compile.
-OWN_CODE = ("handler.py", "app/")
+OWN_CODE = ("handler.py", "app/", "lambda_edge/")
 # bin/: console scripts pip installs. cffi/ and pycparser/: cffi's build-time half (compiling
 # bindings from C declarations); argon2's prebuilt bindings need only the _cffi_backend
 # extension module at run time. Their dist-info (licences included) stays.
