@@ -54,7 +54,7 @@ def flask_client_channel(app: Flask) -> Channel:
 
 
 def lambda_channel(
-    invoke: Callable[[dict[str, Any]], Any], kind: EventKind, *, base64_body: bool
+    invoke: Callable[[dict[str, Any]], Any], kind: EventKind, *, base64_body: bool | None
 ) -> Channel:
     """Build the real-shaped event, invoke, and read the result as the client would."""
 

@@ -262,14 +262,19 @@ def lattice_v2_event(
     }
 
 
-def build_event(kind: EventKind, request: HttpRequest, *, base64_body: bool) -> dict[str, Any]:
-    """A real-shaped event of this kind carrying ``request``."""
-    if kind == "rest_v1":
-        return rest_v1_event(request, base64_body=base64_body)
+def build_event(
+    kind: EventKind, request: HttpRequest, *, base64_body: bool | None
+) -> dict[str, Any]:
+    """A real-shaped event of this kind carrying ``request``; ``base64_body=None`` encodes
+    the body as AWS does (HTTP API and function URLs base64 all but text types, the
+    others send text as text)."""
     if kind == "http_api_v2":
         return http_api_v2_event(request, base64_body=base64_body)
     if kind == "function_url":
         return function_url_event(request, base64_body=base64_body)
+    base64_body = bool(base64_body)
+    if kind == "rest_v1":
+        return rest_v1_event(request, base64_body=base64_body)
     if kind == "lattice_v1":
         return lattice_v1_event(request, base64_body=base64_body)
     if kind == "lattice_v2":

@@ -1,6 +1,7 @@
 """The DynamoDB backend beyond the shared store contract (tests/test_store.py):
 deployment config, misconfiguration, faults over real sockets, exactly-once sign-up
-when a response is lost, and the whole HTTP contract through handler.handler."""
+when a response is lost. (The HTTP contract on DynamoDB runs through the real Lambda
+runtime, tests/test_contract.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,6 @@ from app.passwords import verify_password
 from app.store import ConfigurationError
 from app.store.dynamodb import MAX_CALLS_PER_REQUEST, ClientSettings, DynamoUserStore, shared_client
 from tests import dynamo_server
-from tests.channels import handler_invoke, lambda_channel
-from tests.contract import CASES, Case, run_case
-from tests.events import EVENT_KINDS
 from tests.stores import DynamoTable, app_config, basic_auth
 
 pytest_plugins = ["tests.conftest_dynamo"]
@@ -315,36 +312,3 @@ def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
         dynamo_server.dynamodb_client(dynamo_table.endpoint_url), dynamo_table.name
     )
     assert [(item["username"]["S"], item["sk"]["S"]) for item in stored] == [("sam", "PROFILE")]
-
-
-# ---------------------------------------------------------------- the contract, end to end
-
-
-@pytest.fixture(scope="module")
-def dynamo_handler(
-    dynamodb_server: dynamo_server.Server,
-    dynamodb_admin: Any,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[None]:
-    """handler.app rebuilt as in Lambda with USERS_TABLE set, pointed at DynamoDB Local."""
-    import handler
-
-    table = DynamoTable(dynamodb_server.endpoint_url, dynamo_server.create_table(dynamodb_admin))
-    workdir = tmp_path_factory.mktemp("dynamo-handler")
-    lambda_app = create_app(
-        {**app_config("dynamodb", workdir, table), "LAMBDA_FUNCTION_NAME": "user-api-dev-api"}
-    )
-    assert isinstance(lambda_app.extensions["user_store"], DynamoUserStore)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(handler, "app", lambda_app)
-        yield
-    assert not (workdir / "must-not-exist.sqlite3").exists()
-
-
-@pytest.mark.parametrize("base64_body", [False, True], ids=["plain", "base64"])
-@pytest.mark.parametrize("kind", EVENT_KINDS)
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_contract_through_the_handler_on_dynamodb(
-    case: Case, kind: str, base64_body: bool, dynamo_handler: None
-) -> None:
-    run_case(lambda_channel(handler_invoke, kind, base64_body=base64_body), case)
