@@ -14,35 +14,10 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-class CloudFormationLoader(yaml.SafeLoader):
-    """Reads serverless.yml's short-form intrinsics (!Ref, !GetAtt) as plain mappings."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
-def table_definition() -> dict[str, Any]:
-    with open(REPO / "serverless.yml", encoding="utf-8") as file:
-        config = yaml.load(file, Loader=CloudFormationLoader)  # a SafeLoader subclass
-    properties = config["resources"]["Resources"]["UsersTable"]["Properties"]
-    return {key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+from serverless_config import table_definition  # scripts/, on sys.path when run as a script
 
 
 def ensure_table(client: Any, name: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,10 +15,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Flask
 
+from tests import processes
 from tests.contract import Channel
 from tests.events import EventKind, assert_real_shape, build_event, read_result
 from tests.http_types import HttpRequest, HttpResponse
-from tests.net import free_port, wait_for_port
+from tests.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,27 +102,7 @@ def http_channel(base_url: str) -> Channel:
 def dev_server(env: dict[str, str]) -> Iterator[str]:
     """Flask's development server in a child process, on a free loopback port."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "app",
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
+    command = [sys.executable, "-m", "flask", "--app", "app", "run"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with processes.server(command, port=port, cwd=REPO, env={**os.environ, **env}):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

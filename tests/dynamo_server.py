@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
-import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -27,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from tests.net import free_port, wait_for_port
+from scripts import serverless_config as serverless_yml
+from tests import processes
+from tests.net import ServerExited, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 DYNAMODB_LOCAL_JAR = (
@@ -40,7 +41,7 @@ DYNAMODB_LOCAL_JAR = (
     / "dynamodb_local_2026-05-28"
     / "DynamoDBLocal.jar"
 )
-TABLE_RESOURCE = "UsersTable"
+TABLE_RESOURCE = serverless_yml.TABLE_RESOURCE
 DUMMY_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
@@ -50,43 +51,12 @@ DUMMY_AWS_ENV = {
 }
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """SafeLoader that reads short-form intrinsics (!Ref X) as {"Ref": X} and so on."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = suffix if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
 def serverless_config() -> dict[str, Any]:
-    with open(REPO / "serverless.yml", encoding="utf-8") as file:
-        return yaml.load(file, Loader=CloudFormationLoader)  # a SafeLoader subclass
+    return serverless_yml.serverless_config()
 
 
 def table_resource() -> dict[str, Any]:
-    return serverless_config()["resources"]["Resources"][TABLE_RESOURCE]
-
-
-def table_definition() -> dict[str, Any]:
-    """CreateTable arguments for the keys serverless.yml declares (not copied here)."""
-    properties = table_resource()["Properties"]
-    return {
-        "AttributeDefinitions": properties["AttributeDefinitions"],
-        "KeySchema": properties["KeySchema"],
-        "BillingMode": properties["BillingMode"],
-    }
+    return serverless_yml.resource(TABLE_RESOURCE)
 
 
 def dynamodb_client(endpoint_url: str) -> Any:
@@ -102,7 +72,7 @@ def dynamodb_client(endpoint_url: str) -> Any:
 
 def create_table(client: Any, name: str | None = None) -> str:
     name = name or "users-" + uuid.uuid4().hex[:12]
-    client.create_table(TableName=name, **table_definition())
+    client.create_table(TableName=name, **serverless_yml.table_definition())
     deadline = time.monotonic() + 10
     # boto3's table_exists waiter polls every 20 s; the local servers need milliseconds.
     while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
@@ -130,57 +100,38 @@ def dynamodb_local(path: Path | None = None) -> Iterator[Server]:
     """
     if not DYNAMODB_LOCAL_JAR.exists():
         raise RuntimeError(f"{DYNAMODB_LOCAL_JAR} is missing: run `npm ci`")
-    # It takes no --port 0, so pick a free port (a tiny race, retried).
-    for _ in range(3):
-        port = free_port()
-        storage = ["-inMemory"] if path is None else ["-dbPath", str(path)]
-        command = [
-            "java",
-            f"-Djava.library.path={DYNAMODB_LOCAL_JAR.parent / 'DynamoDBLocal_lib'}",
-            "-jar",
-            str(DYNAMODB_LOCAL_JAR),
-            *storage,
-            "-port",
-            str(port),
-            "-disableTelemetry",
-            # One database for every key and region: the RIE's function gets its own
-            # dummy credentials, and must see the tables the tests created.
-            "-sharedDb",
-        ]
-        process = subprocess.Popen(
-            command,
-            cwd=DYNAMODB_LOCAL_JAR.parent,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            wait_for_port(port, process, timeout=60)
-        except RuntimeError:
-            continue
-        try:
-            yield Server(f"http://127.0.0.1:{port}")
-        finally:
-            process.terminate()
+    storage = ["-inMemory"] if path is None else ["-dbPath", str(path)]
+    with tempfile.TemporaryDirectory(prefix="dynamodb-local-") as tmp:
+        # It takes no --port 0, so pick a free port (a tiny race, retried).
+        for attempt in range(3):
+            port = free_port()
+            command = [
+                "java",
+                f"-Djava.library.path={DYNAMODB_LOCAL_JAR.parent / 'DynamoDBLocal_lib'}",
+                "-jar",
+                str(DYNAMODB_LOCAL_JAR),
+                *storage,
+                "-port",
+                str(port),
+                "-disableTelemetry",
+                # One database for every key and region: the RIE's function gets its own
+                # dummy credentials, and must see the tables the tests created.
+                "-sharedDb",
+            ]
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return
-    raise RuntimeError("DynamoDB Local did not start: " + process.stderr.read().decode()[-500:])
-
-
-@contextmanager
-def moto_server() -> Iterator[Server]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield Server(f"http://{host}:{port}")
-    finally:
-        server.stop()
+                with processes.server(
+                    command,
+                    port=port,
+                    cwd=DYNAMODB_LOCAL_JAR.parent,
+                    env=os.environ,
+                    log=Path(tmp) / f"dynamodb-local-{attempt}.log",
+                    startup_timeout=60,
+                ):
+                    yield Server(f"http://127.0.0.1:{port}")
+                return
+            except ServerExited as error:
+                if attempt == 2:
+                    raise RuntimeError(f"DynamoDB Local did not start: {error}") from None
 
 
 def refusing_endpoint() -> str:

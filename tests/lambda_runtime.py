@@ -60,9 +60,10 @@ Behaviour verified with RIE from aws-sam-cli 1.170.0 and awslambdaric 4.2.2:
   AWS would start a second execution environment instead. :class:`LambdaRuntime` therefore
   serialises invokes with a lock; start several runtimes to test concurrency.
 * **Processes.** RIE puts the runtime in its own process group, so killing RIE's group is not
-  enough, and if RIE dies first the runtime is orphaned. Shutdown sends SIGTERM to RIE (which
-  then kills and reaps the runtime), waits, and SIGKILLs whatever is left: the tree under RIE
-  and any process carrying this instance's marker variable (``LAMBDA_RIE_HARNESS_ID``).
+  enough, and if RIE dies first the runtime is orphaned. Shutdown (``tests/processes.py``, as
+  for every test server) sends SIGTERM to RIE (which then kills and reaps the runtime), waits,
+  and SIGKILLs whatever is left: RIE's session, the tree under it and any process carrying
+  this instance's marker variable.
 """
 
 from __future__ import annotations
@@ -74,20 +75,19 @@ import http.client
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.net import ServerExited, free_port, wait_for_port
+from tests import processes
+from tests.net import ServerExited, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RIE_CACHE = REPO_ROOT / ".cache" / "rie" / "aws-lambda-rie"
@@ -175,8 +175,6 @@ class InvokeResponse:
 
     status: int
     body: bytes
-    headers: dict[str, str]
-    seconds: float
 
 
 def is_lambda_error(result: object) -> bool:
@@ -193,14 +191,12 @@ class LambdaRuntime:
         port: int,
         log_path: Path,
         timeout: float,
-        marker: str,
     ) -> None:
         self.process = process
         self.port = port
         self.log_path = log_path
         self.invoke_timeout = timeout
         self.url = f"http://127.0.0.1:{port}{INVOKE_PATH}"
-        self._marker = marker
         self._lock = threading.Lock()
         self._final_logs: str | None = None
 
@@ -215,7 +211,6 @@ class LambdaRuntime:
                     f"Lambda RIE is not running (exit {self.process.returncode}); logs:\n"
                     f"{self.logs()[-3000:]}"
                 )
-            start = time.perf_counter()
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.invoke_timeout)
             try:
                 conn.request(
@@ -225,9 +220,7 @@ class LambdaRuntime:
                 body = resp.read()
             finally:
                 conn.close()
-        return InvokeResponse(
-            resp.status, body, dict(resp.getheaders()), time.perf_counter() - start
-        )
+        return InvokeResponse(resp.status, body)
 
     def invoke(self, event: object, *, check: bool = False) -> Any:
         """Invoke the function with ``event`` and return the decoded JSON result.
@@ -270,8 +263,7 @@ class LambdaRuntime:
                 raise TimeoutError(f"{text!r} not in runtime logs after {timeout}s:\n{logs}")
             time.sleep(0.02)
 
-    def _stop(self) -> None:
-        _terminate_tree(self.process, self._marker)
+    def _keep_logs(self) -> None:
         self._final_logs = self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
@@ -296,47 +288,43 @@ def running_lambda(
     python = python or sys.executable
     full_env = lambda_environment(Path(cwd), python)
     full_env.update(env or {})
-    marker = uuid.uuid4().hex
-    full_env["LAMBDA_RIE_HARNESS_ID"] = marker  # finds the runtime even if RIE dies first
     timeout = float(full_env.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")) + 10
     with tempfile.TemporaryDirectory(prefix="lambda-rie-") as tmp:
-        runtime: LambdaRuntime | None = None
         for attempt in range(3):
             port, api_port = free_port(), free_port()
             log_path = Path(tmp) / f"runtime-{attempt}.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen(
-                    [
-                        str(rie),
-                        "--runtime-interface-emulator-address",
-                        f"127.0.0.1:{port}",
-                        "--runtime-api-address",
-                        f"127.0.0.1:{api_port}",
-                        python,
-                        "-m",
-                        "awslambdaric",
-                        handler,
-                    ],
-                    cwd=cwd,
+            command = [
+                str(rie),
+                "--runtime-interface-emulator-address",
+                f"127.0.0.1:{port}",
+                "--runtime-api-address",
+                f"127.0.0.1:{api_port}",
+                python,
+                "-m",
+                "awslambdaric",
+                handler,
+            ]
+            runtime: LambdaRuntime | None = None
+            try:
+                with processes.server(
+                    command,
+                    port=port,
+                    cwd=Path(cwd),
                     env=full_env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group, killed as a whole on exit
-                )
-            candidate = LambdaRuntime(process, port, log_path, timeout, marker)
-            if _wait_listening(process, port, startup_timeout):
-                runtime = candidate
-                break
-            exited_early = process.poll() is not None  # e.g. lost the race for a port
-            candidate._stop()
-            if not exited_early or attempt == 2:
-                raise RuntimeError(f"Lambda RIE did not start:\n{candidate.logs()}")
-        assert runtime is not None
-        try:
-            yield runtime
-        finally:
-            runtime._stop()
+                    log=log_path,
+                    grace=3,
+                    startup_timeout=startup_timeout,
+                ) as process:
+                    runtime = LambdaRuntime(process, port, log_path, timeout)
+                    yield runtime
+            except ServerExited as error:  # e.g. lost the race for a port
+                if attempt == 2:
+                    raise RuntimeError(f"Lambda RIE did not start: {error}") from None
+                continue
+            finally:
+                if runtime is not None:
+                    runtime._keep_logs()
+            return
 
 
 def lambda_environment(task_root: Path, python: str) -> dict[str, str]:
@@ -361,82 +349,3 @@ def lambda_environment(task_root: Path, python: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
-    try:
-        wait_for_port(port, process, timeout)
-    except (ServerExited, TimeoutError):
-        return False
-    return True
-
-
-def _proc_stat(pid: int) -> tuple[int, int, int] | None:
-    """(ppid, pgid, start time) of a live, non-zombie process, from /proc."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[1]), int(fields[2]), int(fields[19])
-
-
-def _instance_processes(root: int, marker: str) -> dict[int, tuple[int, int, int]]:
-    """Live processes of one harness instance, keyed by pid: the tree under ``root``
-    (inclusive), plus any process whose environment carries ``marker`` (orphaned runtimes)."""
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
-            stats[int(entry.name)] = stat
-    needle = f"LAMBDA_RIE_HARNESS_ID={marker}".encode()
-    found: dict[int, tuple[int, int, int]] = {}
-    todo = [root]
-    for pid in stats:
-        with contextlib.suppress(OSError):
-            if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                todo.append(pid)
-    while todo:
-        pid = todo.pop()
-        if pid in stats and pid not in found:
-            found[pid] = stats[pid]
-            todo.extend(child for child, stat in stats.items() if stat[0] == pid)
-    return found
-
-
-def _terminate_tree(process: subprocess.Popen[bytes], marker: str) -> None:
-    """Stop RIE and everything it started, leaving no orphans.
-
-    SIGTERM first: RIE then SIGKILLs the runtime and reaps it. Whatever is left after 3 s,
-    including processes in other groups that RIE created and runtimes orphaned by an RIE
-    crash, gets SIGKILL; a pid is only signalled while its start time still matches, so a
-    recycled pid is never hit. Returns once they are all dead (zombies count as dead).
-    """
-    procs = _instance_processes(process.pid, marker)
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=3)
-
-    def survivors() -> list[int]:
-        return [
-            pid
-            for pid, (_, _, started) in procs.items()
-            if (stat := _proc_stat(pid)) is not None and stat[2] == started
-        ]
-
-    for pid in survivors():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    # SIGKILL is asynchronous and orphans are not our children (no waitpid): poll until dead.
-    deadline = time.monotonic() + 5
-    while (left := survivors()) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if left:
-        raise RuntimeError(f"Lambda runtime processes survived SIGKILL: {left}")

@@ -6,7 +6,8 @@
 It starts ``scripts/sls offline start`` (the repo's osls, the 3.12 venv active, dummy AWS
 credentials) in a new session on a free 127.0.0.1 port, polls until the port accepts connections,
 yields the base URL, and on exit stops it with SIGINT (as Ctrl-C would), escalating to SIGKILL,
-then makes sure no process of that session is left (osls, the /bin/sh and python3 worker).
+then makes sure no process of that session is left (osls, the /bin/sh and python3 worker):
+tests/processes.py, as for every test server.
 
 Unless USERS_DB or USERS_TABLE is set (in ``env`` or the environment), the app gets a fresh SQLite
 file in a temporary directory, so runs never touch the developer's database. serverless-offline
@@ -22,20 +23,23 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from tests import processes
 from tests.net import ServerExited, free_port, like_a_terminal, wait_for_port
+from tests.processes import session_pids
 
 ROOT = Path(__file__).resolve().parent.parent
 SLS = ROOT / "scripts" / "sls"
 HOST = "127.0.0.1"
 EVENT_FLAVOURS = ("httpApi", "http")
 
+__all__ = ["OfflineError", "session_pids", "start_offline", "wait_until_listening"]
+
 
 class OfflineError(RuntimeError):
-    """serverless-offline did not start, or did not stop cleanly."""
+    """serverless-offline did not start."""
 
 
 def ensure_free(port: int) -> None:
@@ -46,54 +50,11 @@ def ensure_free(port: int) -> None:
             raise OfflineError(f"{HOST}:{port} is already in use: {error}") from None
 
 
-def session_pids(sid: int) -> list[int]:
-    """Processes in session ``sid`` (Linux /proc); empty where /proc is unavailable."""
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command: state ppid pgrp session ...
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_session(sid: int, sig: signal.Signals) -> None:
-    for pid in session_pids(sid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(sid, sig)
-
-
 def wait_until_listening(process: subprocess.Popen[bytes], port: int, timeout: float) -> None:
     try:
         wait_for_port(port, process, timeout)
     except (ServerExited, TimeoutError) as error:
         raise OfflineError(f"serverless-offline did not start: {error}") from None
-
-
-def stop(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGINT the session (like Ctrl-C), then SIGKILL whatever is left in it."""
-    sid = process.pid
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(sid, signal.SIGINT)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        kill_session(sid, signal.SIGKILL)
-        process.wait(timeout=5)
-    deadline = time.monotonic() + 5
-    while session_pids(sid):
-        if time.monotonic() > deadline:
-            kill_session(sid, signal.SIGKILL)
-            if session_pids(sid):
-                raise OfflineError(f"processes left after stopping offline: {session_pids(sid)}")
-            break
-        time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -117,7 +78,6 @@ def start_offline(
         child_env = {**os.environ, **(env or {})}
         if not child_env.get("USERS_DB") and not child_env.get("USERS_TABLE"):
             child_env["USERS_DB"] = str(Path(workdir) / "users.sqlite3")
-        log_path = Path(workdir) / "offline.log"
         command = [
             str(SLS),
             "offline",
@@ -130,23 +90,21 @@ def start_offline(
             str(lambda_port),
             f"--param=offlineEvents={events}",
         ]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=like_a_terminal,
-            )
-        try:
+        with contextlib.ExitStack() as stack:
             try:
-                wait_until_listening(process, http_port, startup_timeout)
-            except OfflineError as error:
-                output = log_path.read_text(errors="replace")[-4000:]
-                raise OfflineError(f"{error}\n--- offline output ---\n{output}") from None
+                stack.enter_context(
+                    processes.server(
+                        command,
+                        port=http_port,
+                        cwd=ROOT,
+                        env=child_env,
+                        log=Path(workdir) / "offline.log",
+                        stop_signal=signal.SIGINT,  # as Ctrl-C would
+                        grace=stop_grace,
+                        startup_timeout=startup_timeout,
+                        preexec_fn=like_a_terminal,
+                    )
+                )
+            except (ServerExited, TimeoutError) as error:
+                raise OfflineError(f"serverless-offline did not start: {error}") from None
             yield f"http://{HOST}:{http_port}"
-        finally:
-            stop(process, stop_grace)
