@@ -81,6 +81,7 @@ bench: package
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP) $(NODE_STAMP) browser lint
 	$(VENV)/bin/python -m pytest
@@ -90,4 +91,4 @@ fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py
 
 clean:
-	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance
+	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance .cache/mypy

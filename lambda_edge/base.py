@@ -38,7 +38,8 @@ class Kind(Protocol):
     what this channel accepts.
     """
 
-    name: EventKind
+    @property
+    def name(self) -> EventKind: ...
 
     def read(self, event: Event, base_path: str) -> Request: ...
 

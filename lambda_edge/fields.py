@@ -57,7 +57,7 @@ def optional_dict(value: Any, name: str) -> dict[str, Any]:
 def need_str(value: Any, name: str) -> str:
     if not is_text(value):
         raise RejectedEvent(f"'{name}' must be a string of valid Unicode.")
-    return value
+    return str(value)
 
 
 def need_field_str(value: Any, name: str) -> str:
@@ -71,7 +71,7 @@ def need_field_str(value: Any, name: str) -> str:
 def need_path(value: Any, name: str) -> str:
     if not is_text(value) or not value.startswith("/"):
         raise RejectedEvent(f"'{name}' must be a string of valid Unicode starting with '/'.")
-    return value
+    return str(value)
 
 
 def need_method(value: Any, name: str) -> str:
