@@ -27,8 +27,10 @@ from lambda_edge import (
     RejectedEvent,
     Request,
     classify,
+    is_warmup,
     plain_result,
     unknown_kind_response,
+    warmup_response,
 )
 
 # serverless-wsgi base64-encodes any type not on this list; problem+json is text.
@@ -44,18 +46,11 @@ gc.freeze()
 # A custom domain's base path mapping ("v1" for https://api.example.com/v1/...). The
 # name is serverless-wsgi's own; lambda_edge strips it, for API Gateway events only.
 BASE_PATH = "/" + os.environ.get("API_GATEWAY_BASE_PATH", "").strip("/")
-WARMUP_SOURCES = frozenset({"serverless-plugin-warmup"})
-WARMUP_RESPONSE: LambdaResponse = {
-    "statusCode": 204,
-    "headers": {},
-    "body": "",
-    "isBase64Encoded": False,
-}
 
 
 def handler(event: Any, context: Any) -> LambdaResponse:
     if is_warmup(event):
-        return dict(WARMUP_RESPONSE)
+        return warmup_response()
     kind: Kind | None = None
     try:
         kind = classify(event)
@@ -84,17 +79,6 @@ def handler(event: Any, context: Any) -> LambdaResponse:
         )
         return problem(kind, event, 500, UNEXPECTED_DETAIL, request_id=request_id)
     return request.kind.respond(result)
-
-
-def is_warmup(event: Any) -> bool:
-    if not isinstance(event, dict):
-        return False
-    source = event.get("source")
-    if not isinstance(source, str):  # any JSON value may arrive here, lists included
-        return False
-    return source in WARMUP_SOURCES or (
-        source == "aws.events" and event.get("detail-type") == "Scheduled Event"
-    )
 
 
 def mounted(request: Request) -> Callable[..., Iterable[bytes]]:

@@ -8,11 +8,18 @@ path) and runs the app with serverless-wsgi between ``read`` and ``respond``.
 - ``api_gateway``: REST v1, HTTP API v2, function URL;
 - ``alb``: ALB single-value and multi-value;
 - ``lattice``: VPC Lattice v1 and v2;
-- ``events``: which kind an event is.
+- ``events``: which kind an event is (or a warm-up ping).
 """
 
 from lambda_edge.base import Event, EventKind, Kind, LambdaResponse, Request
-from lambda_edge.events import EVENT_KINDS, KINDS, classify, unknown_kind_response
+from lambda_edge.events import (
+    EVENT_KINDS,
+    KINDS,
+    classify,
+    is_warmup,
+    unknown_kind_response,
+    warmup_response,
+)
 from lambda_edge.fields import RejectedEvent
 from lambda_edge.responses import plain_result
 
@@ -26,6 +33,8 @@ __all__ = [
     "RejectedEvent",
     "Request",
     "classify",
+    "is_warmup",
     "plain_result",
     "unknown_kind_response",
+    "warmup_response",
 ]

@@ -23,7 +23,24 @@ KINDS: dict[EventKind, Kind] = {
     )
 }
 EVENT_KINDS: tuple[EventKind, ...] = tuple(KINDS)
+WARMUP_SOURCES = frozenset({"serverless-plugin-warmup"})
 LATTICE_V1_FIELDS = frozenset({"raw_path", "query_string_parameters", "is_base64_encoded"})
+
+
+def is_warmup(event: Any) -> bool:
+    """A warm-up ping (serverless-plugin-warmup, a scheduled EventBridge rule)."""
+    if not isinstance(event, dict):
+        return False
+    source = event.get("source")
+    if not isinstance(source, str):  # any JSON value may arrive here, lists included
+        return False
+    return source in WARMUP_SOURCES or (
+        source == "aws.events" and event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def warmup_response() -> LambdaResponse:
+    return {"statusCode": 204, "headers": {}, "body": "", "isBase64Encoded": False}
 
 
 def classify(event: Any) -> Kind:

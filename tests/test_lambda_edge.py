@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from lambda_edge import EVENT_KINDS, KINDS, EventKind, RejectedEvent, classify, plain_result
+from lambda_edge import (
+    EVENT_KINDS,
+    KINDS,
+    EventKind,
+    RejectedEvent,
+    classify,
+    is_warmup,
+    plain_result,
+)
 from lambda_edge.responses import status_title
 from tests.events import (
     ALB_HOST,
@@ -77,6 +85,21 @@ def test_events_of_no_http_kind_are_refused(event: Any, detail: str) -> None:
     with pytest.raises(RejectedEvent) as refused:
         classify(event)
     assert refused.value.detail.startswith(detail)
+
+
+WARMUPS: dict[str, tuple[Any, bool]] = {
+    "serverless-plugin-warmup": ({"source": "serverless-plugin-warmup"}, True),
+    "scheduled EventBridge": ({"source": "aws.events", "detail-type": "Scheduled Event"}, True),
+    "other EventBridge": ({"source": "aws.events", "detail-type": "EC2 State Change"}, False),
+    "a source that is not a string": ({"source": []}, False),
+    "an HTTP event": (event_of("rest_v1"), False),
+    "not an object": ("serverless-plugin-warmup", False),
+}
+
+
+@pytest.mark.parametrize(("event", "warmup"), WARMUPS.values(), ids=WARMUPS.keys())
+def test_warmup_pings_are_recognised(event: Any, warmup: bool) -> None:
+    assert is_warmup(event) is warmup
 
 
 # ---------------------------------------------------------------- refusing what HTTP does not allow
