@@ -1,4 +1,4 @@
-"""Session setup: a throwaway SQLite store for handler.py's app, and the hypothesis profiles."""
+"""Fixtures in the flaskr style (app, client), plus a store shared by the handler."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # handler.py builds its app at import, from the environment; point it at a
@@ -30,3 +31,15 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=300, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+from app import create_app  # noqa: E402
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return create_app({"TESTING": True, "USERS_DB": str(tmp_path / "users.sqlite3")})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
