@@ -125,7 +125,7 @@ def query_fields() -> dict[str, str]:
     return unique_fields(list(request.args.items(multi=True)))
 
 
-def body_fields() -> dict[str, object]:
+def body_fields() -> Mapping[str, object]:
     """The POST body as a flat str->str mapping, whatever its accepted content type."""
     mimetype = request.mimetype
     if mimetype == FORM:

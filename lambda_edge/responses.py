@@ -65,7 +65,8 @@ def plain_result(status: int, content_type: str, body: str) -> LambdaResponse:
     """A text response built without the app (a problem for a rejected event)."""
     return {
         "statusCode": status,
-        "headers": {"Content-Type": content_type},
+        # As on every answer the app gives (app/users.py): never sniffed as something else.
+        "headers": {"Content-Type": content_type, "X-Content-Type-Options": "nosniff"},
         "body": body,
         "isBase64Encoded": False,
     }

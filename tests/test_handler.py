@@ -33,6 +33,7 @@ def answer(event: Any, kind: EventKind | None = None) -> dict[str, Any]:
 def problem_of(result: dict[str, Any]) -> dict[str, Any]:
     response = read_result(result)
     assert response.header("Content-Type") == "application/problem+json"
+    assert response.header("X-Content-Type-Options") == "nosniff"
     assert result["isBase64Encoded"] is False
     return response.json()
 

@@ -491,6 +491,7 @@ def test_a_problem_built_without_the_app_has_the_channel_shape(kind: EventKind) 
     )
     assert response.status == 400 and response.body == body.encode()
     assert response.header("Content-Type") == "application/problem+json"
+    assert response.header("X-Content-Type-Options") == "nosniff"
 
 
 def test_base64_answers_pass_through() -> None:
