@@ -1,39 +1,83 @@
 'use strict';
 
-// Resolves functions.api.events: custom.apiEvents, plus custom.albEvent when an ALB listener
-// ARN was given (osls ... --param="albListenerArn=arn:..."). YAML cannot drop a list item
-// conditionally, hence this resolver. CLI params are strings, so coerce the ALB scalars.
+// Variable resolvers for the function's front doors (functions.api.events and .url) and the
+// values that must be typed (reserved concurrency, throttles). YAML cannot add a list item or
+// an object conditionally, hence these resolvers. Every param is declared once, with its
+// default, in serverless.yml's custom.params and typed by params.js.
+//
+// Front doors: the HTTP API always; the REST API (restApi=true), the function URL
+// (functionUrl=iam|public), the ALB (albListenerArn=...) only when asked. The VPC Lattice target
+// group (latticeTarget=true) is a plain resource, see serverless_plugins/stack-hardening.js.
 
-function toBool(value, name) {
-  if (typeof value === 'boolean') return value;
-  const text = String(value).trim().toLowerCase();
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  throw new Error(`${name} must be true or false, got ${JSON.stringify(value)}`);
-}
+const params = require('./params');
 
-function toPriority(value) {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > 50000) {
-    throw new Error(`albPriority must be an integer from 1 to 50000, got ${JSON.stringify(value)}`);
+// Its own route (not only the catch-all) so the HTTP API stage can throttle it harder: every
+// sign-up costs a password hash.
+const SIGN_UP = { method: 'POST', path: '/userSignUp' };
+
+async function typed(resolveVariable) {
+  try {
+    return await params.fromResolver(resolveVariable);
+  } catch (error) {
+    if (error instanceof params.ParamError) throw new Error(error.message);
+    throw error;
   }
-  return number;
 }
 
 module.exports.events = async ({ resolveVariable }) => {
-  const events = await resolveVariable('self:custom.apiEvents');
-  const { alb } = await resolveVariable('self:custom.albEvent');
-  const listenerArn = String(alb.listenerArn || '').trim();
-  if (!listenerArn) return events;
-  return [
-    ...events,
-    {
+  const p = await typed(resolveVariable);
+  const events = [{ httpApi: '*' }, { httpApi: SIGN_UP }];
+  if (p.restApi) events.push(...(await resolveVariable('self:custom.restApiEvents')));
+  if (p.albListenerArn) {
+    events.push({
       alb: {
-        ...alb,
-        listenerArn,
-        priority: toPriority(alb.priority),
-        multiValueHeaders: toBool(alb.multiValueHeaders, 'albMultiValueHeaders'),
+        listenerArn: p.albListenerArn,
+        priority: p.albPriority,
+        multiValueHeaders: p.albMultiValueHeaders,
+        conditions: { path: '/*' },
+      },
+    });
+  }
+  return events;
+};
+
+// functionUrl=off: no URL. iam: AuthType AWS_IAM (callers sign with SigV4 and need
+// lambda:InvokeFunctionUrl). public: AuthType NONE, anyone on the internet.
+module.exports.url = async ({ resolveVariable }) => {
+  const { functionUrl } = await typed(resolveVariable);
+  if (functionUrl === 'off') return false;
+  if (functionUrl === 'iam') return { authorizer: 'aws_iam' };
+  return true;
+};
+
+module.exports.reservedConcurrency = async ({ resolveVariable }) =>
+  (await typed(resolveVariable)).reservedConcurrency;
+
+module.exports.tracing = async ({ resolveVariable }) => {
+  const { tracing } = await typed(resolveVariable);
+  return { lambda: tracing, apiGateway: tracing };
+};
+
+module.exports.lambdaLogs = async ({ resolveVariable }) => {
+  const p = await typed(resolveVariable);
+  return { logFormat: 'JSON', applicationLogLevel: p.logLevel, systemLogLevel: p.systemLogLevel };
+};
+
+// resources.extensions.HttpApiStage.Properties: the extension replaces these keys whole, so
+// DetailedMetricsEnabled (osls's own default) is restated.
+module.exports.httpApiStageSettings = async ({ resolveVariable }) => {
+  const p = await typed(resolveVariable);
+  return {
+    DefaultRouteSettings: {
+      DetailedMetricsEnabled: false,
+      ThrottlingRateLimit: p.rateLimit,
+      ThrottlingBurstLimit: p.burstLimit,
+    },
+    RouteSettings: {
+      [`${SIGN_UP.method} ${SIGN_UP.path}`]: {
+        ThrottlingRateLimit: p.signUpRateLimit,
+        ThrottlingBurstLimit: p.signUpBurstLimit,
       },
     },
-  ];
+  };
 };

@@ -8,7 +8,9 @@
 //    /{default*}, any method) and REST `ANY /{proxy+}` (/{proxy*}) collide and startup dies with
 //    "AssertError: New route /{proxy*} conflicts with existing /{default*}". The other flavour's
 //    events are dropped. custom.offlineEvents: httpApi (default; v2 payloads, like HTTP API and
-//    function URLs) or http (REST v1); per run: --param="offlineEvents=http".
+//    function URLs) or http (REST v1); per run: --param="offlineEvents=http". The REST API is
+//    opt-in for deploys (param restApi), so the http flavour serves custom.restApiEvents even
+//    when the deploy config has no REST events.
 // 2. offline and invoke local: drop environment values that are CloudFormation intrinsics
 //    (e.g. USERS_TABLE: !Ref UsersTable). serverless-offline would pass "[object Object]";
 //    `invoke local` would ask CloudFormation for the stack's resources and fail offline. Without
@@ -52,6 +54,9 @@ class LocalEmulationPlugin {
     for (const name of service.getAllFunctions()) {
       const fn = service.getFunction(name);
       fn.events = (fn.events || []).filter((event) => !drop.some((key) => key in event));
+      if (keep === 'http' && !fn.events.some((event) => 'http' in event)) {
+        fn.events.push(...((service.custom || {}).restApiEvents || []));
+      }
     }
     this.log.notice(`local-emulation: offline serves ${keep} events only (${drop} dropped)`);
   }

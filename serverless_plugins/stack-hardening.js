@@ -1,0 +1,182 @@
+'use strict';
+
+// Edits to the compiled CloudFormation template that osls has no setting for. They run when the
+// template is packaged (`osls package`, or `osls deploy` without --package), after
+// serverless.yml's own resources are merged in, in this order:
+//
+// 1. REST API stage (restApi=true): osls makes the stage through the deployment resource, whose
+//    logical id changes on every package, so resources.extensions cannot reach it. Set its
+//    StageDescription: throttles (stage-wide and for POST /userSignUp), JSON access logs into
+//    our own log group, X-Ray when tracing=true.
+// 2. VPC Lattice target group (latticeTarget=true): TargetGroup of type LAMBDA plus the invoke
+//    permission for vpc-lattice.amazonaws.com from that target group only.
+// 3. Alarms, see serverless_plugins/alarms.js (a separate unit).
+// 4. usersTable=<name>: adopt an existing table instead of creating one (remove-then-redeploy).
+//    The UsersTable resource is dropped and every Ref / GetAtt Arn to it becomes the named
+//    table's name / ARN, so the function's environment, its IAM statement and the alarms all
+//    follow. serverless.yml keeps one definition of the table.
+// 5. Redundant DependsOn: osls makes each HTTP API route depend on the integration its Target
+//    already references. cfn-lint reports it (W3005), and moto's change sets reject it. Any
+//    DependsOn entry naming a resource that the same resource already Refs / GetAtts is dropped;
+//    CloudFormation derives that ordering from the reference anyway.
+
+const params = require('./params');
+const alarms = require('./alarms');
+
+const TABLE = 'UsersTable';
+const FUNCTION = 'api';
+const SIGN_UP_PATH = '/userSignUp';
+
+// REST access log line: one JSON object per request. No query string, body or headers.
+const REST_ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  lambdaRequestId: '$context.integration.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  resourcePath: '$context.resourcePath',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+});
+
+class StackHardeningPlugin {
+  constructor(serverless) {
+    this.serverless = serverless;
+    this.hooks = {
+      'after:aws:package:finalize:mergeCustomProviderResources': () => this.harden(),
+    };
+  }
+
+  harden() {
+    const provider = this.serverless.getProvider('aws');
+    const template = this.serverless.service.provider.compiledCloudFormationTemplate;
+    const p = params.fromService(this.serverless);
+    const context = {
+      template,
+      params: p,
+      service: this.serverless.service.service,
+      stage: provider.getStage(),
+      functionLogicalId: provider.naming.getLambdaLogicalId(FUNCTION),
+      retentionInDays: provider.getLogRetentionInDays(),
+      timeoutSeconds: this.serverless.service.getFunction(FUNCTION).timeout ||
+        this.serverless.service.provider.timeout || 6,
+    };
+    configureRestStage(context);
+    addLatticeTarget(context);
+    alarms.add(context);
+    if (p.usersTable) adoptTable(template, p.usersTable);
+    dropRedundantDependsOn(template);
+  }
+}
+
+function resourcesOfType(template, type) {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+function configureRestStage({ template, params: p, service, stage, retentionInDays }) {
+  const deployments = resourcesOfType(template, 'AWS::ApiGateway::Deployment');
+  if (deployments.length === 0) return;
+  template.Resources.RestApiAccessLogGroup = {
+    Type: 'AWS::Logs::LogGroup',
+    Properties: {
+      LogGroupName: `/aws/api-gateway/${service}-${stage}`,
+      RetentionInDays: retentionInDays,
+    },
+  };
+  const throttle = (rate, burst) => ({ ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst });
+  for (const [, deployment] of deployments) {
+    deployment.Properties.StageDescription = {
+      ...throttle(p.rateLimit, p.burstLimit),
+      AccessLogSetting: {
+        DestinationArn: { 'Fn::GetAtt': ['RestApiAccessLogGroup', 'Arn'] },
+        Format: REST_ACCESS_LOG_FORMAT,
+      },
+      MethodSettings: [
+        { HttpMethod: '*', ResourcePath: '/*', ...throttle(p.rateLimit, p.burstLimit) },
+        {
+          HttpMethod: 'POST',
+          // Method settings address a resource as "/" + its path with each "/" escaped as "~1".
+          ResourcePath: `/${SIGN_UP_PATH.replaceAll('/', '~1')}`,
+          ...throttle(p.signUpRateLimit, p.signUpBurstLimit),
+        },
+      ],
+      TracingEnabled: p.tracing,
+    };
+  }
+}
+
+function addLatticeTarget({ template, params: p, service, stage, functionLogicalId }) {
+  if (!p.latticeTarget) return;
+  const functionArn = { 'Fn::GetAtt': [functionLogicalId, 'Arn'] };
+  template.Resources.LatticeTargetGroup = {
+    Type: 'AWS::VpcLattice::TargetGroup',
+    Properties: {
+      Name: `${service}-${stage}`.toLowerCase(),
+      Type: 'LAMBDA',
+      Config: { LambdaEventStructureVersion: p.latticeEventVersion },
+      Targets: [{ Id: functionArn }],
+    },
+  };
+  template.Resources.LatticeInvokePermission = {
+    Type: 'AWS::Lambda::Permission',
+    Properties: {
+      FunctionName: functionArn,
+      Action: 'lambda:InvokeFunction',
+      Principal: 'vpc-lattice.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['LatticeTargetGroup', 'Arn'] },
+    },
+  };
+  template.Outputs.LatticeTargetGroupArn = {
+    Description: 'VPC Lattice target group to attach to a Lattice service listener',
+    Value: { 'Fn::GetAtt': ['LatticeTargetGroup', 'Arn'] },
+  };
+}
+
+function adoptTable(template, tableName) {
+  delete template.Resources[TABLE];
+  const arn = {
+    'Fn::Sub': `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${tableName}`,
+  };
+  const rewrite = (node) => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (node === null || typeof node !== 'object') return node;
+    if (node.Ref === TABLE) return tableName;
+    const getAtt = node['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && getAtt[0] === TABLE) {
+      if (getAtt[1] !== 'Arn') throw new Error(`cannot adopt a table: GetAtt ${getAtt.join('.')}`);
+      return arn;
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, rewrite(value)]));
+  };
+  template.Resources = rewrite(template.Resources);
+  template.Outputs = rewrite(template.Outputs || {});
+}
+
+function referencedLogicalIds(node, found = new Set()) {
+  if (Array.isArray(node)) {
+    for (const item of node) referencedLogicalIds(item, found);
+  } else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'Ref' && typeof value === 'string') found.add(value);
+      else if (key === 'Fn::GetAtt') {
+        found.add(Array.isArray(value) ? value[0] : String(value).split('.')[0]);
+      } else referencedLogicalIds(value, found);
+    }
+  }
+  return found;
+}
+
+function dropRedundantDependsOn(template) {
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.DependsOn == null) continue;
+    const referenced = referencedLogicalIds(resource.Properties || {});
+    const kept = [].concat(resource.DependsOn).filter((id) => !referenced.has(id));
+    if (kept.length === 0) delete resource.DependsOn;
+    else resource.DependsOn = kept.length === 1 ? kept[0] : kept;
+  }
+}
+
+module.exports = StackHardeningPlugin;
