@@ -15,10 +15,12 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean
+.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean \
+	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
-# scripts/sls, which activates the venv, sets dummy AWS credentials and cleans up child processes.
+# scripts/sls, which activates the venv, cleans up child processes and sets dummy AWS credentials
+# for the local commands only (package, offline, invoke local), never for deploy/info/logs/remove.
 NODE_STAMP := node_modules/.installed
 SLS := scripts/sls
 # make run OFFLINE_EVENTS=http: REST (payload v1) instead of HTTP API (payload v2) on :5000.
@@ -27,6 +29,12 @@ OFFLINE_EVENTS ?= httpApi
 ALB_LISTENER_ARN ?=
 # make run STORE=dynamodb: against Amazon's DynamoDB Local (data in .data/dynamodb-local), not SQLite.
 STORE ?= sqlite
+# make deploy|info|logs|remove STAGE=prod REGION=eu-west-1 PARAMS="restApi=true alarmEmail=a@b.c"
+# (README: Runbook). Real AWS, with the caller's own credentials (env, AWS_PROFILE, ~/.aws).
+STAGE ?= dev
+REGION ?= us-east-1
+PARAMS ?=
+AWS_TARGET = --stage "$(STAGE)" --region "$(REGION)" $(foreach p,$(PARAMS),--param="$(p)")
 # make invoke-local EVENT=tests/events/rest_v1.json
 EVENT ?= tests/events/http_api_v2.json
 
@@ -34,6 +42,7 @@ help:
 	@echo "make run    serve the API on http://localhost:5000"
 	@echo "make test   run the test suite"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
+	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
 $(VENV_PY):
 	@if [ -z "$(PYTHON)" ]; then \
@@ -70,6 +79,20 @@ run: $(STAMP) $(NODE_STAMP)
 # .serverless/user-api.zip and the CloudFormation templates, built locally (no AWS calls).
 package: $(STAMP) $(NODE_STAMP)
 	$(SLS) package $(if $(ALB_LISTENER_ARN),--param="albListenerArn=$(ALB_LISTENER_ARN)")
+
+# AWS-facing: these use your own credentials; scripts/sls refuses the dummy ones.
+deploy: $(STAMP) $(NODE_STAMP)
+	$(SLS) deploy $(AWS_TARGET)
+
+info: $(STAMP) $(NODE_STAMP)
+	$(SLS) info $(AWS_TARGET)
+
+# Follows the function's log (JSON lines) until Ctrl-C.
+logs: $(STAMP) $(NODE_STAMP)
+	$(SLS) logs -f api --tail $(AWS_TARGET)
+
+remove: $(STAMP) $(NODE_STAMP)
+	$(SLS) remove $(AWS_TARGET)
 
 invoke-local: $(STAMP) $(NODE_STAMP)
 	$(SLS) invoke local -f api -p $(EVENT)
