@@ -14,6 +14,9 @@ PYTHON ?= $(shell \
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov lives in its own venv: its pins (boto3, packaging) conflict with requirements-dev.txt.
+CHECKOV_VENV := .cache/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean \
 	deploy info logs remove
@@ -54,6 +57,13 @@ $(STAMP): $(VENV_PY) requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python 3.12 not found. Install it (pyenv install 3.12) or pass PYTHON=/path/to/python3.12" >&2; exit 1; fi
+	"$(PYTHON)" -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
 
 $(NODE_STAMP): package.json package-lock.json .npmrc
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or later" >&2; exit 1; }
@@ -106,7 +116,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(NODE_STAMP) browser lint
+test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
 	$(VENV)/bin/python -m pytest
 
 # Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).

@@ -15,7 +15,10 @@
 //    The UsersTable resource is dropped and every Ref / GetAtt Arn to it becomes the named
 //    table's name / ARN, so the function's environment, its IAM statement and the alarms all
 //    follow. serverless.yml keeps one definition of the table.
-// 5. Redundant DependsOn: osls makes each HTTP API route depend on the integration its Target
+// 5. Invoke permissions granted to an AWS service with neither SourceArn nor SourceAccount
+//    (osls's ALB RegisterTarget permission: the target group cannot be named before it exists)
+//    get SourceAccount, so no other account's load balancer can use them.
+// 6. Redundant DependsOn: osls makes each HTTP API route depend on the integration its Target
 //    already references. cfn-lint reports it (W3005), and moto's change sets reject it. Any
 //    DependsOn entry naming a resource that the same resource already Refs / GetAtts is dropped;
 //    CloudFormation derives that ordering from the reference anyway.
@@ -68,6 +71,7 @@ class StackHardeningPlugin {
     addLatticeTarget(context);
     alarms.add(context);
     if (p.usersTable) adoptTable(template, p.usersTable);
+    scopeServicePermissions(template);
     dropRedundantDependsOn(template);
   }
 }
@@ -153,6 +157,16 @@ function adoptTable(template, tableName) {
   };
   template.Resources = rewrite(template.Resources);
   template.Outputs = rewrite(template.Outputs || {});
+}
+
+function scopeServicePermissions(template) {
+  for (const [, permission] of resourcesOfType(template, 'AWS::Lambda::Permission')) {
+    const props = permission.Properties;
+    const service = typeof props.Principal === 'string' && props.Principal.endsWith('.amazonaws.com');
+    if (service && !props.SourceArn && !props.SourceAccount) {
+      props.SourceAccount = { Ref: 'AWS::AccountId' };
+    }
+  }
 }
 
 function referencedLogicalIds(node, found = new Set()) {
