@@ -1,15 +1,15 @@
-"""The deployment package and the Serverless config, built the way `make package` builds them.
+"""The deployment package, built the way `make package` builds them.
 
 `scripts/sls package --package DIR` (osls + serverless-python-requirements + the bytecode plugin)
-runs once per variant (without and with an ALB listener), into temporary directories, so the
-developer's .serverless/ is left alone. Also: `invoke local` on every tests/events file, and the
-serverless-offline server that `make run` starts.
+runs once per param combination per session (tests/packaging.py), into temporary directories,
+so the developer's .serverless/ is left alone. The CloudFormation template is tested in
+test_template.py. Also: `invoke local` on every tests/events file, and the serverless-offline
+server that `make run` starts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -24,8 +24,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +31,17 @@ import pytest
 
 from tests.net import free_port, like_a_terminal
 from tests.offline_server import (
-    ROOT,
     OfflineError,
     session_pids,
     start_offline,
     wait_until_listening,
 )
+from tests.packaging import ALB_LISTENER_ARN, ROOT, SLS, Build, packaged
 
 pytestmark = pytest.mark.slow
 
-SLS = ROOT / "scripts" / "sls"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
-SERVICE = "user-api"
 MAX_ZIP_BYTES = 1_500_000
-ALB_LISTENER_ARN = (
-    "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
-    "listener/app/user-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
-)
 # CPython 3.12's bytecode magic (importlib.util.MAGIC_NUMBER under 3.12): what Lambda loads.
 PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, check_source off.
@@ -77,60 +68,14 @@ def pinned_requirements() -> dict[str, str]:
     return pins
 
 
-@contextlib.contextmanager
-def build_lock() -> Iterator[None]:
-    """One package build at a time (pytest-xdist): they share the requirements cache."""
-    lock_path = ROOT / ".cache" / "sls-package.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-@dataclass(frozen=True)
-class Build:
-    directory: Path
-
-    @property
-    def zip_path(self) -> Path:
-        return self.directory / f"{SERVICE}.zip"
-
-    @property
-    def template_path(self) -> Path:
-        return self.directory / "cloudformation-template-update-stack.json"
-
-    def template(self) -> dict[str, Any]:
-        return json.loads(self.template_path.read_text())
-
-    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.template()["Resources"].items() if v["Type"] == type_}
-
-
-def build(directory: Path, *params: str) -> Build:
-    for name in ("node_modules/.bin/osls", ".venv/bin/python"):
-        assert (ROOT / name).exists(), f"{name} missing: run `make node_modules venv`"
-    with build_lock():
-        result = subprocess.run(
-            [str(SLS), "package", "--package", str(directory), *params],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    assert result.returncode == 0, f"osls package failed:\n{result.stdout}\n{result.stderr}"
-    return Build(directory)
+@pytest.fixture(scope="module")
+def package() -> Build:
+    return packaged()
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    return build(tmp_path_factory.mktemp("package"))
-
-
-@pytest.fixture(scope="module")
-def alb_package(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    return build(
-        tmp_path_factory.mktemp("package-alb"), f"--param=albListenerArn={ALB_LISTENER_ARN}"
-    )
+def alb_package() -> Build:
+    return packaged(f"albListenerArn={ALB_LISTENER_ARN}")
 
 
 @pytest.fixture(scope="module")
@@ -364,62 +309,6 @@ def test_argon2_runs_from_the_zip_without_cffis_build_time_half(
     for name in ("argon2", "_argon2_cffi_bindings", "_cffi_backend"):
         assert origins[name] and origins[name].startswith(str(root)), (name, origins)
     assert origins["cffi"] is None and origins["pycparser"] is None
-
-
-# --- CloudFormation -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("variant", ["plain", "alb"])
-def test_template_is_cfn_lint_clean(variant: str, request: pytest.FixtureRequest) -> None:
-    built: Build = request.getfixturevalue("package" if variant == "plain" else "alb_package")
-    result = subprocess.run(
-        [str(CFN_LINT), "--ignore-checks", "W3005", "--", str(built.template_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert (result.returncode, result.stdout + result.stderr) == (0, "")
-
-
-def test_function_configuration(package: Build) -> None:
-    [function] = package.resources("AWS::Lambda::Function").values()
-    props = function["Properties"]
-    assert props["Runtime"] == "python3.12"
-    assert props["Architectures"] == ["x86_64"]
-    assert props["Handler"] == "handler.handler"
-    assert props["MemorySize"] == 512
-    assert props["Timeout"] == 10
-    assert props["Environment"]["Variables"]["STRIP_STAGE_PATH"] == "true"
-    [log_group] = package.resources("AWS::Logs::LogGroup").values()
-    assert log_group["Properties"]["RetentionInDays"] == 30
-
-
-def test_http_api_rest_api_and_function_url_events(package: Build) -> None:
-    routes = package.resources("AWS::ApiGatewayV2::Route").values()
-    assert [route["Properties"]["RouteKey"] for route in routes] == ["$default"]
-    methods = package.resources("AWS::ApiGateway::Method").values()
-    assert sorted(m["Properties"]["HttpMethod"] for m in methods) == ["ANY", "ANY"]
-    [proxy] = package.resources("AWS::ApiGateway::Resource").values()
-    assert proxy["Properties"]["PathPart"] == "{proxy+}"
-    [url] = package.resources("AWS::Lambda::Url").values()
-    assert url["Properties"]["AuthType"] == "NONE"
-
-
-def test_alb_event_only_with_a_listener_arn(package: Build, alb_package: Build) -> None:
-    for type_ in ("TargetGroup", "ListenerRule"):
-        assert package.resources(f"AWS::ElasticLoadBalancingV2::{type_}") == {}
-    [group] = alb_package.resources("AWS::ElasticLoadBalancingV2::TargetGroup").values()
-    assert group["Properties"]["TargetType"] == "lambda"
-    attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
-    assert attributes["lambda.multi_value_headers.enabled"] is True
-    [rule] = alb_package.resources("AWS::ElasticLoadBalancingV2::ListenerRule").values()
-    assert rule["Properties"]["ListenerArn"] == ALB_LISTENER_ARN
-    assert rule["Properties"]["Priority"] == 100
-    assert rule["Properties"]["Conditions"] == [{"Field": "path-pattern", "Values": ["/*"]}]
-    permissions = alb_package.resources("AWS::Lambda::Permission").values()
-    assert "elasticloadbalancing.amazonaws.com" in {
-        p["Properties"]["Principal"] for p in permissions
-    }
 
 
 # --- osls invoke local ----------------------------------------------------------------------

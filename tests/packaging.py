@@ -1,0 +1,92 @@
+"""`scripts/sls package` builds, each param combination packaged once per test session.
+
+The zip tests (test_package.py), the template tests (test_template.py) and the deploy rehearsal
+(test_deploy_rehearsal.py) share these builds: packaging costs a few seconds per combination.
+Builds go to a temporary directory, so the developer's .serverless/ is left alone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SLS = ROOT / "scripts" / "sls"
+SERVICE = "user-api"
+STAGE = "dev"
+ALB_LISTENER_ARN = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "listener/app/user-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
+)
+
+
+@dataclass(frozen=True)
+class Build:
+    directory: Path
+    params: tuple[str, ...]
+
+    @property
+    def zip_path(self) -> Path:
+        return self.directory / f"{SERVICE}.zip"
+
+    @property
+    def template_path(self) -> Path:
+        return self.directory / "cloudformation-template-update-stack.json"
+
+    def template(self) -> dict[str, Any]:
+        return json.loads(self.template_path.read_text())
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template()["Resources"].items() if v["Type"] == type_}
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One package build at a time (pytest-xdist): they share the requirements cache."""
+    lock_path = ROOT / ".cache" / "sls-package.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def run_package(directory: Path, *params: str) -> subprocess.CompletedProcess[str]:
+    for name in ("node_modules/.bin/osls", ".venv/bin/python"):
+        assert (ROOT / name).exists(), f"{name} missing: run `make node_modules venv`"
+    with build_lock():
+        return subprocess.run(
+            [str(SLS), "package", "--package", str(directory)]
+            + [f"--param={param}" for param in params],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+
+_builds: dict[tuple[str, ...], Build] = {}
+_session_dir: Path | None = None
+
+
+def packaged(*params: str) -> Build:
+    """The build for these params ("name=value"), packaged on first use in this session."""
+    global _session_dir
+    key = tuple(sorted(params))
+    if key not in _builds:
+        if _session_dir is None:
+            _session_dir = Path(tempfile.mkdtemp(prefix="user-api-packages-"))
+            atexit.register(shutil.rmtree, _session_dir, ignore_errors=True)
+        directory = _session_dir / f"build-{len(_builds)}"
+        result = run_package(directory, *key)
+        assert result.returncode == 0, f"osls package failed:\n{result.stdout}\n{result.stderr}"
+        _builds[key] = Build(directory, key)
+    return _builds[key]
