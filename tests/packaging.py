@@ -28,6 +28,31 @@ ALB_LISTENER_ARN = (
     "listener/app/user-api/50dc6c495c0c9188/f2f7dc8efc522ab2"
 )
 
+# The name the default stack gives its table: what the runbook adopts after `make remove`.
+KEPT_TABLE = f"{SERVICE}-{STAGE}-users"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
+
+# Param combinations that the template tests and the rehearsal share.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "rest": ("restApi=true",),
+    "url-public": ("functionUrl=public",),
+    "alb": (f"albListenerArn={ALB_LISTENER_ARN}",),
+    "lattice": ("latticeTarget=true", "latticeEventVersion=V1"),
+    # Also the IAM-only function URL, which is no public door: one package fewer.
+    "adopt": (f"usersTable={KEPT_TABLE}", f"alarmTopicArn={TOPIC_ARN}", "functionUrl=iam"),
+    "ops": (
+        "alarmEmail=ops@example.com",
+        "tracing=true",
+        "rateLimit=60",
+        "burstLimit=120",
+        "signUpRateLimit=3",
+        "signUpBurstLimit=6",
+        "reservedConcurrency=25",
+        "logLevel=WARN",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Build:

@@ -17,34 +17,23 @@ from typing import Any
 import pytest
 
 from tests import dynamo_server
-from tests.packaging import ALB_LISTENER_ARN, ROOT, SERVICE, STAGE, Build, packaged, run_package
+from tests.packaging import (
+    ALB_LISTENER_ARN,
+    KEPT_TABLE,
+    ROOT,
+    SERVICE,
+    STAGE,
+    TOPIC_ARN,
+    VARIANTS,
+    Build,
+    packaged,
+    run_package,
+)
 
 pytestmark = pytest.mark.slow
 
 CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
 CHECKOV = ROOT / ".cache" / "checkov" / "bin" / "checkov"
-KEPT_TABLE = "user-api-kept-users"
-TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
-
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "default": (),
-    "rest": ("restApi=true",),
-    "url-iam": ("functionUrl=iam",),
-    "url-public": ("functionUrl=public",),
-    "alb": (f"albListenerArn={ALB_LISTENER_ARN}",),
-    "lattice": ("latticeTarget=true", "latticeEventVersion=V1"),
-    "adopt": (f"usersTable={KEPT_TABLE}", f"alarmTopicArn={TOPIC_ARN}"),
-    "ops": (
-        "alarmEmail=ops@example.com",
-        "tracing=true",
-        "rateLimit=60",
-        "burstLimit=120",
-        "signUpRateLimit=3",
-        "signUpBurstLimit=6",
-        "reservedConcurrency=25",
-        "logLevel=WARN",
-    ),
-}
 # The defaults serverless.yml documents (custom.params).
 DEFAULT_LIMITS = {"rate": 50, "burst": 100, "signUpRate": 5, "signUpBurst": 10, "reserved": 10}
 SIGN_UP_ROUTE = "POST /userSignUp"
@@ -94,7 +83,6 @@ def invoke_principals(variant: str) -> set[str]:
     [
         ("default", {"http-api"}),
         ("rest", {"http-api", "rest-api"}),
-        ("url-iam", {"http-api"}),
         ("url-public", {"http-api", "function-url"}),
         ("alb", {"http-api", "alb"}),
         ("lattice", {"http-api", "lattice"}),
@@ -115,9 +103,9 @@ def test_default_stack_can_be_invoked_only_by_the_http_api() -> None:
 
 
 def test_function_url_is_aws_iam_unless_made_public() -> None:
-    assert only("url-iam", "AWS::Lambda::Url")["Properties"]["AuthType"] == "AWS_IAM"
+    assert only("adopt", "AWS::Lambda::Url")["Properties"]["AuthType"] == "AWS_IAM"
     # An IAM URL needs no resource policy: callers' own IAM grants lambda:InvokeFunctionUrl.
-    assert "*" not in invoke_principals("url-iam")
+    assert "*" not in invoke_principals("adopt")
     assert only("url-public", "AWS::Lambda::Url")["Properties"]["AuthType"] == "NONE"
     url_permissions = [
         p["Properties"]
