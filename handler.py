@@ -9,9 +9,7 @@ well-formed response (an exception would reach the client as a 502).
 from __future__ import annotations
 
 import gc
-import json
 import os
-import sys
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -109,6 +107,8 @@ def request_id_of(context: Any) -> str | None:
 
 
 def log_json(**fields: Any) -> None:
-    record = {k: v for k, v in fields.items() if v is not None}
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
+    # Through `logging`: Lambda's JSON log format turns records, not stdout writes, into JSON
+    # objects with the request id (app/request_log.py).
+    from app.request_log import log_event
+
+    log_event(**fields)

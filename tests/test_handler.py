@@ -115,7 +115,7 @@ def test_non_http_event_is_a_logged_400(event: Any, capsys: pytest.CaptureFixtur
     assert problem_of(result)["detail"].startswith(("Not an HTTP event", "Expected an HTTP event"))
     log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert log["message"] == "rejected event"
-    assert log["aws_request_id"] == context.aws_request_id
+    assert log["requestId"] == context.aws_request_id
 
 
 def test_null_authorizer_and_null_base64_body_are_served() -> None:
@@ -359,8 +359,14 @@ def test_one_json_log_line_per_request_without_secrets(capsys: pytest.CaptureFix
     lines = captured.out.strip().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
-    assert record.keys() == {"method", "path", "status", "duration_ms", "aws_request_id"}
+    # The Lambda runtime's JSON log shape (app/request_log.py) plus the request's metadata.
+    assert record.keys() == {"timestamp", "level", "message", "logger", "requestId"} | {
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+    }
     assert record["method"] == "POST" and record["path"] == "/userSignUp"
-    assert record["status"] == 200 and record["aws_request_id"] == context.aws_request_id
+    assert record["status"] == 200 and record["requestId"] == context.aws_request_id
     assert isinstance(record["duration_ms"], float) and record["duration_ms"] >= 0
     assert password not in captured.out + captured.err
