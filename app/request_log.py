@@ -76,6 +76,9 @@ def configure_logging() -> None:
     handler.setFormatter(JsonLineFormatter())
     LOGGER.addHandler(handler)
     LOGGER.setLevel(logging.INFO)
+    # Not also through whatever the host configured on the root logger (osls `invoke local`
+    # calls basicConfig): one line per record.
+    LOGGER.propagate = False
 
 
 def log_event(level: str = "info", message: str = "", **fields: Any) -> None:
