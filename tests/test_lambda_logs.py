@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from tests import dynamo_server
 from tests.events import http_api_v2_event
 from tests.http_types import HttpRequest
 from tests.lambda_runtime import running_lambda
 from tests.offline_server import ROOT
+from tests.stores import DynamoTable
 
 pytest_plugins = ["tests.conftest_dynamo"]
 pytestmark = pytest.mark.slow
@@ -66,12 +66,10 @@ def app_lines(logs: str) -> list[str]:
     return [line for line in logs.splitlines() if line.strip() and not EMULATOR_LINE.match(line)]
 
 
-def test_every_app_log_line_is_json_with_the_request_id(moto_dynamodb: Any) -> None:
-    client = dynamo_server.dynamodb_client(moto_dynamodb.endpoint_url)
-    table = dynamo_server.create_table(client)
+def test_every_app_log_line_is_json_with_the_request_id(dynamo_table: DynamoTable) -> None:
     env = {
-        "USERS_TABLE": table,
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_dynamodb.endpoint_url,
+        "USERS_TABLE": dynamo_table.name,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamo_table.endpoint_url,
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
         "AWS_LAMBDA_LOG_LEVEL": "INFO",
     }
