@@ -255,6 +255,7 @@ def test_aws_commands_sign_with_the_default_profile_not_dummy_keys(tmp_path: Pat
     )
     (aws / "config").write_text(f"[default]\nregion = {REGION}\n")
     env = clean_environment(tmp_path)
+    env["AWS_MAX_ATTEMPTS"] = "1"  # the stand-in's refusals are not worth the SDK's retries
     with recording_endpoint() as (endpoint, authorizations):
         env["AWS_ENDPOINT_URL"] = endpoint
         result = sls(env, "info", "--stage", STAGE, "--region", REGION, timeout=120)
