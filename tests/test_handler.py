@@ -77,7 +77,7 @@ def test_a_refused_event_is_a_logged_400_problem_in_its_channel_shape(
     }
     log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (log["message"], log["kind"], log["detail"]) == ("rejected event", kind, detail)
-    assert log["aws_request_id"] == context.aws_request_id
+    assert log["requestId"] == context.aws_request_id
 
 
 @pytest.mark.parametrize(
