@@ -38,8 +38,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -56,8 +54,7 @@ from app.store import (
     UsernameTaken,
     user_key,
 )
-
-DynamoDBClient = Any  # botocore builds the client class at run time
+from app.store.dynamodb_client import DynamoDBClient, build_client
 
 # Error codes that mean "not now": the request was refused or failed before any write
 # happened (DynamoDB applies a write entirely or not at all), so a retry is safe.
@@ -129,16 +126,12 @@ class ClientSettings:
 def shared_client(settings: ClientSettings) -> DynamoDBClient:
     """One client per process and settings: building one costs tens of milliseconds
     (service model loading), and a client keeps its connection pool warm between
-    invocations. boto3 clients are thread-safe; a session is not, so each gets its own."""
-    return boto3.session.Session().client(
-        "dynamodb",
+    invocations. botocore clients are thread-safe; a session is not, so each gets its own."""
+    return build_client(
         endpoint_url=settings.endpoint_url,
-        config=Config(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            # total_max_attempts counts the first attempt; botocore's "max_attempts" does not.
-            retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
-        ),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_attempts=settings.max_attempts,
     )
 
 
