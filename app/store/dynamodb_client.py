@@ -196,7 +196,13 @@ class DynamoDBLoader(_BotocoreLoader):  # type: ignore[misc,valid-type]
     botocore's own loader is used.
     """
 
-    REQUIRED = ("list_api_versions", "load_data", "load_data_with_path", "_find_extras")
+    REQUIRED = (
+        "list_api_versions",
+        "load_data",
+        "load_data_with_path",
+        "_find_extras",
+        "_potential_locations",
+    )
 
     @classmethod
     def supported(cls) -> bool:
