@@ -144,6 +144,9 @@ def tls_front(upstream_url: str, local_ca: LocalCA) -> Iterator[str]:
         except OSError:
             secure.close()
             return
+        # Small writes (headers, then body) must not wait for delayed ACKs (Nagle).
+        for sock in (secure, backend):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with lock:
             open_sockets.update((secure, backend))
         back = threading.Thread(target=pipe, args=(backend, secure), daemon=True)
