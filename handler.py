@@ -17,7 +17,7 @@ from typing import Any
 
 import serverless_wsgi
 
-from app import create_app
+from app import create_app, snapstart
 from app.problems import PROBLEM_JSON, UNEXPECTED_DETAIL, problem_document
 from lambda_edge import (
     Kind,
@@ -112,3 +112,7 @@ def log_json(**fields: Any) -> None:
     from app.request_log import log_event
 
     log_event(**fields)
+
+
+# SnapStart (serverless.yml snapStart param): prime before the snapshot, refresh after restore.
+snapstart.register_hooks(app, handler)

@@ -459,6 +459,9 @@ def main() -> None:
     parser.add_argument("--warm-rounds", type=int, default=15)
     parser.add_argument("--warm-calls", type=int, default=200)
     parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument(
+        "--parts", default="cold,warm,memory", help="comma-separated: cold, warm, memory"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("worker_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -485,6 +488,32 @@ def main() -> None:
 
 
 def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, str]]) -> None:
+    parts = set(args.parts.split(","))
+    if "cold" in parts:
+        report_cold(args, local, rows)
+    if "warm" in parts:
+        report_warm(args, local, rows)
+    if "memory" in parts:
+        report_memory(args, local, rows)
+    signup = password_signup_cpu()
+    print(f"\n4. password sign-up CPU: {signup}")
+    rows.append(("sign-up: password hash CPU", signup, ""))
+
+    size = args.zip.stat().st_size
+    rows.append(
+        (
+            "zip size",
+            f"{size:,} bytes ({size / 1024 / 1024:.2f} MiB)",
+            f"≤ 1.5 MB {verdict(size <= SIZE_LIMIT)}",
+        )
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "✔" if ok else "✘"
+
+
+def report_cold(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, str]]) -> None:
     legs = cold_legs(args.zip, local)
     cold = cold_start(legs, local, args.cold_runs)
     print(f"1. cold start = init + first invoke (seed POST), median of {args.cold_runs}")
@@ -497,9 +526,6 @@ def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, st
 
     def total(label: str) -> float:
         return cold[label]["total_ms"]
-
-    def verdict(ok: bool) -> str:
-        return "✔" if ok else "✘"
 
     ratio = total("sqlite") / total("sqlite, no bytecode")
     rows.append(
@@ -557,6 +583,8 @@ def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, st
         print(f"   ({sourceless} dependency modules ship as bytecode only; the no-bytecode")
         print("   variant uses their sources from .serverless/requirements.)")
 
+
+def report_warm(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, str]]) -> None:
     print(f"\n2. warm cost per invocation, seed POST /userDetails, median of {args.warm_rounds}")
     print(f"   interleaved rounds x {args.warm_calls} calls (SQLite upsert or DynamoDB write):")
     warm_legs = {
@@ -605,6 +633,8 @@ def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, st
                     )
                 )
 
+
+def report_memory(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, str]]) -> None:
     print(f"\n3. memory, {args.memory_requests:,} handler invocations in one process:")
     for title, env in (("SQLite", local.env("sqlite")), ("DynamoDB http", local.env("http"))):
         memory = run_worker("memory", env, str(args.memory_requests))
@@ -622,19 +652,6 @@ def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, st
                 f"flat {verdict(flat)}",
             )
         )
-
-    signup = password_signup_cpu()
-    print(f"\n4. password sign-up CPU: {signup}")
-    rows.append(("sign-up: password hash CPU", signup, ""))
-
-    size = args.zip.stat().st_size
-    rows.append(
-        (
-            "zip size",
-            f"{size:,} bytes ({size / 1024 / 1024:.2f} MiB)",
-            f"≤ 1.5 MB {verdict(size <= SIZE_LIMIT)}",
-        )
-    )
 
 
 def print_table(rows: list[tuple[str, str, str]]) -> None:
