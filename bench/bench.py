@@ -5,7 +5,7 @@ medians and ratios: the machine is shared and noisy, so absolute numbers drift b
 runs while ratios hold.
 
 What runs, all on 127.0.0.1:
-- dynalite (the local DynamoDB server) holding a table keyed as serverless.yml declares,
+- Amazon's DynamoDB Local (tests/dynamo_server.py) holding a table keyed as serverless.yml declares,
   and a TLS front on it with a CA made for this run (tests/tls_front.py): AWS's
   endpoints are HTTPS only, and the first TLS connection is part of a real cold start.
 - A stand-in for the runtime's /var/runtime: boto3, botocore, s3transfer, jmespath,
@@ -209,7 +209,7 @@ def local_dynamodb(scratch: Path) -> Iterator[Local]:
 
     runtime = runtime_site(REPO / ".cache" / "bench")
     test_ca = make_test_ca(scratch / "ca")
-    with dynamo_server.dynalite() as server:
+    with dynamo_server.dynamodb_local() as server:
         os.environ.update(dynamo_server.DUMMY_AWS_ENV)
         client = dynamo_server.dynamodb_client(server.endpoint_url)
         table = dynamo_server.create_table(client)
@@ -629,7 +629,7 @@ def report_warm(args: argparse.Namespace, local: Local, rows: list[tuple[str, st
     print("   (the client's work, the wait and the server are the same for every variant):")
     warm_legs = {
         "SQLite": ("sqlite", local.env("sqlite"), args.warm_rounds, args.warm_calls),
-        # DynamoDB calls cost milliseconds against dynalite: fewer calls per round.
+        # DynamoDB calls cost milliseconds against the local server: fewer calls per round.
         "DynamoDB http": ("http", local.env("http"), args.warm_rounds, args.warm_calls // 2),
         "DynamoDB https": (
             "https",
