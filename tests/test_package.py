@@ -47,6 +47,8 @@ PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, check_source off.
 # Distributions the python3.12 runtime provides (/var/runtime); never in the zip.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"}
+# The managed Python runtime also provides the SnapStart hooks' registry (app/snapstart.py).
+RUNTIME_PROVIDED |= {"snapshot_restore_py"}
 EVENTS_DIR = ROOT / "tests" / "events"
 EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
 SEED_FORM = {"username": "sam", "firstname": "john", "lastname": "king"}
@@ -92,6 +94,15 @@ def own_sources() -> set[str]:
     return sources
 
 
+def own_data_files() -> set[str]:
+    """Files app/ ships besides code (app/store/amazon_roots.pem)."""
+    return {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "app").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    }
+
+
 def pycache_path(source: str) -> str:
     directory, _, filename = source.rpartition("/")
     cached = f"__pycache__/{filename.removesuffix('.py')}.cpython-312.pyc"
@@ -128,7 +139,7 @@ def test_zip_holds_our_code_and_nothing_else_of_the_repo(entries: dict[str, byte
         for name in entries
         if name == "handler.py" or name.startswith(("app/", "lambda_edge/"))
     } - {pycache_path(source) for source in own_sources()}
-    assert shipped_sources == own_sources()
+    assert shipped_sources == own_sources() | own_data_files()
     repo_only = ("tests/", "scripts/", "serverless_plugins/", ".venv/", "node_modules/", ".cache/")
     repo_only += (".data/", "instance/", ".serverless/", ".git/", "bench/")
     assert not [name for name in entries if name.startswith(repo_only)]
@@ -155,7 +166,7 @@ def test_every_dependency_file_comes_from_its_distribution(entries: dict[str, by
             allowed.add(path)
             if path.endswith(".py"):
                 allowed.update({path + "c", pycache_path(path)})
-    own = own_sources() | {pycache_path(source) for source in own_sources()}
+    own = own_sources() | own_data_files() | {pycache_path(source) for source in own_sources()}
     strays = sorted(name for name in entries if name not in allowed and name not in own)
     assert strays == []
 
