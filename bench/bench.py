@@ -625,8 +625,8 @@ def report_cold(args: argparse.Namespace, local: Local, rows: list[tuple[str, st
 def report_warm(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, str]]) -> None:
     print(f"\n2. warm cost per invocation, seed POST /userDetails, median of {args.warm_rounds}")
     print(f"   interleaved rounds x {args.warm_calls} calls (SQLite upsert or DynamoDB write);")
-    print("   SQLite: wall time; DynamoDB: this process's CPU time outside the DynamoDB client")
-    print("   (the client's work, the wait and the server are the same for every variant):")
+    print("   compared on this thread's CPU time (other jobs inflate wall time at random); on")
+    print("   DynamoDB, outside the client, whose work, wait and server are the same for all:")
     warm_legs = {
         "SQLite": ("sqlite", local.env("sqlite"), args.warm_rounds, args.warm_calls),
         # DynamoDB calls cost milliseconds against the local server: fewer calls per round.
@@ -658,7 +658,7 @@ def report_warm(args: argparse.Namespace, local: Local, rows: list[tuple[str, st
         rows.append(
             (
                 f"warm, {title}: handler / Flask test client"
-                + (" (wall)" if store == "sqlite" else " (CPU outside the DynamoDB client)"),
+                + (" (CPU)" if store == "sqlite" else " (CPU outside the DynamoDB client)"),
                 f"{min(handlers.values()):.0f}-{max(handlers.values()):.0f} vs "
                 f"{reference:.0f} µs = {low:.2f}-{high:.2f}x",
                 f"< {WARM_GOAL:.0f}x {verdict(high < WARM_GOAL)}",
