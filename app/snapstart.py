@@ -58,7 +58,10 @@ Handler = Callable[[Any, Any], dict[str, Any]]
 def register_hooks(app: Flask, handler: Handler) -> bool:
     """Register the hooks with the runtime; False where there is no SnapStart runtime."""
     try:
-        from snapshot_restore_py import register_after_restore, register_before_snapshot
+        from snapshot_restore_py import (  # type: ignore[import-untyped]
+            register_after_restore,
+            register_before_snapshot,
+        )
     except ImportError:
         return False
     register_before_snapshot(prime, handler)

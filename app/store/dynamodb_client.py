@@ -35,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from botocore.loaders import Loader as BotocoreLoader
+
 DynamoDBClient = Any  # botocore builds the client class at run time
 
 SERVICE = "dynamodb"
@@ -174,16 +176,8 @@ class AmazonRootsClient:
 
 # ---------------------------------------------------------------- the data loader
 
-_BotocoreLoader: Any
-try:
-    from botocore.loaders import Loader as _BotocoreLoader
-    from botocore.loaders import instance_cache as _instance_cache
-except ImportError:  # pragma: no cover - botocore without these is not one we know
-    _BotocoreLoader = object
-    _instance_cache = None
 
-
-class DynamoDBLoader(_BotocoreLoader):  # type: ignore[misc,valid-type]
+class DynamoDBLoader(BotocoreLoader):
     """botocore's loader, minus its scans of the whole data directory.
 
     - ``load_service_model``: botocore first lists every service (one directory listing
@@ -206,14 +200,23 @@ class DynamoDBLoader(_BotocoreLoader):  # type: ignore[misc,valid-type]
 
     @classmethod
     def supported(cls) -> bool:
-        return (
-            _instance_cache is not None
-            and all(callable(getattr(_BotocoreLoader, name, None)) for name in cls.REQUIRED)
-            and hasattr(_BotocoreLoader(), "_extras_processor")
+        return all(callable(getattr(BotocoreLoader, name, None)) for name in cls.REQUIRED) and (
+            hasattr(BotocoreLoader(), "_extras_processor")
         )
 
     def load_service_model(
         self, service_name: str, type_name: str, api_version: str | None = None
+    ) -> Any:
+
+        # Cached per loader, as botocore caches its own (extras are merged into the model once).
+        cache: dict[tuple[str, str, str | None], Any] = self.__dict__.setdefault("_models", {})
+        key = (service_name, type_name, api_version)
+        if key not in cache:
+            cache[key] = self._load_service_model(service_name, type_name, api_version)
+        return cache[key]
+
+    def _load_service_model(
+        self, service_name: str, type_name: str, api_version: str | None
     ) -> Any:
         from botocore.exceptions import DataNotFoundError
 
@@ -246,11 +249,6 @@ class DynamoDBLoader(_BotocoreLoader):  # type: ignore[misc,valid-type]
             if any(os.path.isfile(location + ext) for ext in (".json.gz", ".gz")):
                 return None  # a layout this module does not know: botocore loads it
         return None
-
-
-if _instance_cache is not None:
-    DynamoDBLoader.load_service_model = _instance_cache(DynamoDBLoader.load_service_model)
-    DynamoDBLoader.load_data_with_path = _instance_cache(DynamoDBLoader.load_data_with_path)
 
 
 # ---------------------------------------------------------------- endpoints.json
