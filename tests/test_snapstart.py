@@ -173,27 +173,21 @@ def test_refresh_reseeds_random(hooks: tuple[list[Any], list[Any]], tmp_path: Pa
 # ---------------------------------------------------------------- serverless.yml
 
 
-def test_snapstart_param_publishes_a_version_behind_an_alias_every_event_uses(
-    tmp_path: Path,
-) -> None:
-    from tests.test_package import build
+def test_snapstart_param_publishes_a_version_behind_an_alias_every_event_uses() -> None:
+    from tests.packaging import packaged
 
-    default = build(tmp_path / "default")
-    assert (
-        "SnapStart"
-        not in default.resources("AWS::Lambda::Function")["ApiLambdaFunction"]["Properties"]
-    )
+    default = packaged()
+    function = default.resources("AWS::Lambda::Function")["ApiLambdaFunction"]
+    assert "SnapStart" not in function["Properties"]
     assert default.resources("AWS::Lambda::Alias") == {}
 
     # Every front door on, so each one is checked to invoke the alias.
-    doors = ("--param=restApi=true", "--param=functionUrl=iam")
-    snap = build(tmp_path / "snapstart", "--param=snapStart=true", *doors)
+    snap = packaged("snapStart=true", "restApi=true", "functionUrl=iam")
     function = snap.resources("AWS::Lambda::Function")["ApiLambdaFunction"]
     assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
     aliases = snap.resources("AWS::Lambda::Alias")
     assert [alias["Properties"]["Name"] for alias in aliases.values()] == ["snapstart"]
     (alias_id,) = aliases
-    # The function URL, HTTP API and REST integrations all invoke the alias.
     for type_ in ("AWS::Lambda::Url", "AWS::ApiGatewayV2::Integration", "AWS::ApiGateway::Method"):
         resources = snap.resources(type_)
         assert resources, type_
