@@ -28,7 +28,7 @@ from typing import Any
 from flask import Flask
 
 # A read: GET /userDetails of one valid username, so the request goes all the way to the
-# store (an invalid one would stop at validation). One Query, nothing written; if someone
+# store (an invalid one would stop at validation). One GetItem, nothing written; if someone
 # has that name, their details are read and thrown away.
 PRIME_USERNAME = "snapstart.prime"
 PRIME_EVENT: dict[str, Any] = {

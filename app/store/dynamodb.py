@@ -222,24 +222,14 @@ class DynamoUserStore:
         if firstname is not None:
             update.set("account_firstname", {"S": firstname})
         condition = f"attribute_not_exists({update.name('created_at')})"
-        try:
-            with self.translated_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=key(username),
-                    UpdateExpression=update.expression(),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=update.names,
-                    ExpressionAttributeValues=update.values,
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            existing = exc.response.get("Item") or {}
-            if existing.get("token") == {"S": token}:
-                return  # our own earlier attempt won; the retry only saw it
-            raise UsernameTaken(username) from exc
+        refused = self.conditional_update(
+            username, update, condition, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+        )
+        if refused is None:
+            return
+        if (refused.get("Item") or {}).get("token") == {"S": token}:
+            return  # our own earlier attempt won; the retry only saw it
+        raise UsernameTaken(username)
 
     def put_details(
         self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
@@ -251,20 +241,8 @@ class DynamoUserStore:
         if firstname is not None:
             update.set("details_firstname", {"S": firstname})
         condition = hash_condition(update, expected_hash)
-        try:
-            with self.translated_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=key(username),
-                    UpdateExpression=update.expression(),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=update.names,
-                    ExpressionAttributeValues=update.values,
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            raise AccountChanged(username) from exc
+        if self.conditional_update(username, update, condition) is not None:
+            raise AccountChanged(username)
 
     def get_user(self, username: str) -> StoredUser | None:
         with self.translated_errors():
@@ -289,6 +267,14 @@ class DynamoUserStore:
         update = Update()
         update.set("password_hash", {"S": new_hash})
         condition = hash_condition(update, old_hash)
+        # A refusal means the hash changed meanwhile: the newer one stands.
+        self.conditional_update(username, update, condition)
+
+    def conditional_update(
+        self, username: str, update: Update, condition: str, **options: Any
+    ) -> dict[str, Any] | None:
+        """One UpdateItem on the user's item. None when it was applied; DynamoDB's answer
+        (the old item, when asked for) when the condition refused it and nothing changed."""
         try:
             with self.translated_errors():
                 self.client.update_item(
@@ -298,11 +284,13 @@ class DynamoUserStore:
                     ConditionExpression=condition,
                     ExpressionAttributeNames=update.names,
                     ExpressionAttributeValues=update.values,
+                    **options,
                 )
         except ClientError as exc:
-            # A failed condition means the hash changed meanwhile: the newer one stands.
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
+            return exc.response
+        return None
 
     @contextmanager
     def translated_errors(self) -> Iterator[None]:
