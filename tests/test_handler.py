@@ -370,3 +370,12 @@ def test_one_json_log_line_per_request_without_secrets(capsys: pytest.CaptureFix
     assert record["status"] == 200 and record["requestId"] == context.aws_request_id
     assert isinstance(record["duration_ms"], float) and record["duration_ms"] >= 0
     assert password not in captured.out + captured.err
+
+
+def test_init_leaves_the_collector_on_with_the_init_objects_frozen() -> None:
+    # handler.py turns collection off while it imports and builds the app; warm invocations
+    # must run with it back on, or cycles made per request would pile up.
+    import gc
+
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 10_000
