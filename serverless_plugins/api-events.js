@@ -53,9 +53,13 @@ module.exports.url = async ({ resolveVariable }) => {
 module.exports.reservedConcurrency = async ({ resolveVariable }) =>
   (await typed(resolveVariable)).reservedConcurrency;
 
+// Lambda only. The REST stage's X-Ray switch is StageDescription.TracingEnabled
+// (stack-hardening.js); setting provider.tracing.apiGateway as well would make osls's
+// post-deploy stage fix-up run, and it deletes the log group /aws/api-gateway/<service>-<stage>
+// (our RestApiAccessLogGroup) whenever provider.logs.restApi is unset.
 module.exports.tracing = async ({ resolveVariable }) => {
   const { tracing } = await typed(resolveVariable);
-  return { lambda: tracing, apiGateway: tracing };
+  return { lambda: tracing };
 };
 
 module.exports.lambdaLogs = async ({ resolveVariable }) => {

@@ -36,7 +36,7 @@ STACK = f"{SERVICE}-{STAGE}"
 FUNCTION = f"{SERVICE}-{STAGE}-api"
 REGION = "us-east-1"
 DUMMY = "test"
-SAM = {"pk": {"S": "USER#sam"}, "sk": {"S": "ACCOUNT"}}
+SAM = {"pk": {"S": "USER#sam"}, "sk": {"S": "PROFILE"}}
 
 
 def clean_environment(home: Path) -> dict[str, str]:
@@ -147,6 +147,15 @@ def test_deploy_info_update_remove_and_redeploy_adopting_the_table(
     assert stack_resources(cloudformation)["AlarmTopic"] == "AWS::SNS::Topic"
     topics = client("sns", moto_endpoint).list_topics()["Topics"]
     assert [t for t in topics if f"{STACK}-AlarmTopic" in t["TopicArn"]]
+
+    # 3b. The REST API switched on: its stage logs into the stack's own log group, which
+    # osls's post-deploy stage fix-up must leave alone (it deletes a group of that name
+    # whenever API Gateway tracing is set and provider.logs.restApi is not).
+    rest = packaged(*VARIANTS["rest"])
+    deploy(rehearsal_env, rest)
+    assert stack_resources(cloudformation)["RestApiAccessLogGroup"] == "AWS::Logs::LogGroup"
+    groups = client("logs", moto_endpoint).describe_log_groups()["logGroups"]
+    assert f"/aws/api-gateway/{SERVICE}-{STAGE}" in {g["logGroupName"] for g in groups}
 
     # 4. Remove: the stack and function go, the table and its users stay (DeletionPolicy Retain).
     removed = sls(rehearsal_env, "remove", "--stage", STAGE, "--region", REGION)
