@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -17,6 +18,14 @@ EventKind = Literal[
 ]
 Event = dict[str, Any]
 LambdaResponse = dict[str, Any]
+
+
+def grouped_by_name(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, list[str]]]:
+    """Header values per case-insensitive name, in order, under the name's first spelling."""
+    groups: dict[str, tuple[str, list[str]]] = {}
+    for name, value in pairs:
+        groups.setdefault(name.lower(), (name, []))[1].append(value)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ import binascii
 import re
 from typing import Any
 
+from lambda_edge.base import grouped_by_name
+
 # RFC 9110 token: what a method or a header field name may be.
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
@@ -143,10 +145,7 @@ def merged_headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
     would keep only the last)."""
     if len({k.lower() for k, _ in pairs}) == len(pairs):
         return dict(pairs)  # the usual case: nothing repeated, nothing to join
-    grouped: dict[str, tuple[str, list[str]]] = {}
-    for name, value in pairs:
-        grouped.setdefault(name.lower(), (name, []))[1].append(value)
-    return {name: join_header(name, values) for name, values in grouped.values()}
+    return {name: join_header(name, values) for name, values in grouped_by_name(pairs).values()}
 
 
 def pairs_of(mapping: dict[str, list[str]]) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from lambda_edge.base import LambdaResponse
+from lambda_edge.base import LambdaResponse, grouped_by_name
 
 
 def completed(result: LambdaResponse) -> LambdaResponse:
@@ -19,11 +19,21 @@ def completed(result: LambdaResponse) -> LambdaResponse:
     return result
 
 
+# RFC 9110 15: a code's first digit is its class, all a client may assume of an unknown one.
+STATUS_CLASSES = {
+    1: "Informational",
+    2: "Success",
+    3: "Redirection",
+    4: "Client Error",
+    5: "Server Error",
+}
+
+
 def status_title(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
-        return "Client Error" if status < 500 else "Server Error"
+        return STATUS_CLASSES.get(status // 100, "Unknown")
 
 
 def with_status_description(result: LambdaResponse) -> LambdaResponse:
@@ -36,26 +46,17 @@ def with_status_description(result: LambdaResponse) -> LambdaResponse:
 def with_multi_value_headers(result: LambdaResponse) -> LambdaResponse:
     """REST and multi-value ALB carry repeated headers (Set-Cookie) in lists."""
     if "multiValueHeaders" not in result:
-        single = result.pop("headers", {})
-        grouped: dict[str, list[str]] = {}
-        for name, value in single.items():
-            grouped.setdefault(name.lower(), []).append(value)
-        first_spelling = {name.lower(): name for name in reversed(single)}
-        result["multiValueHeaders"] = {first_spelling[k]: v for k, v in grouped.items()}
+        groups = grouped_by_name(result.pop("headers", {}).items())
+        result["multiValueHeaders"] = dict(groups.values())
     return result
 
 
 def with_v2_cookies(result: LambdaResponse) -> LambdaResponse:
     """Payload v2 has ``cookies`` for Set-Cookie and takes other repeated headers
     comma-joined, instead of serverless-wsgi's case-permuted names."""
-    cookies: list[str] = []
-    grouped: dict[str, tuple[str, list[str]]] = {}
-    for name, value in result.pop("headers", {}).items():
-        if name.lower() == "set-cookie":
-            cookies.append(value)
-        else:
-            grouped.setdefault(name.lower(), (name, []))[1].append(value)
-    result["headers"] = {name: ", ".join(values) for name, values in grouped.values()}
+    groups = grouped_by_name(result.pop("headers", {}).items())
+    _, cookies = groups.pop("set-cookie", ("", []))
+    result["headers"] = {name: ", ".join(values) for name, values in groups.values()}
     if cookies:
         result["cookies"] = cookies
     return result
