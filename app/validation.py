@@ -145,10 +145,10 @@ def body_fields() -> Mapping[str, object]:
 
 
 def multipart_fields() -> dict[str, str]:
-    for name in request.files:
+    if request.files:
         # A file part is not a field: dropping it would, say, turn a password sent with
         # `curl -F password=@file` into an open account.
-        raise invalid(name, "must be a form field, not a file upload")
+        raise invalid(next(iter(request.files)), "must be a form field, not a file upload")
     fields = unique_fields(list(request.form.items(multi=True)))
     for name, value in fields.items():
         if REPLACEMENT_CHARACTER in value:

@@ -86,13 +86,23 @@ def raw_json_post(path: str, body: bytes) -> HttpRequest:
 
 
 def multipart_post(
-    path: str, fields: dict[str, str], *, boundary: str = "----contract-boundary-7MA4YWxkTrZu0gW"
+    path: str,
+    fields: dict[str, str | bytes],
+    *,
+    boundary: str = "----contract-boundary-7MA4YWxkTrZu0gW",
+    file_fields: frozenset[str] = frozenset(),
 ) -> HttpRequest:
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    ]
-    body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+    """A multipart/form-data body; bytes values go in raw, and ``file_fields`` are sent
+    as file uploads (`curl -F name=@file`)."""
+    body = b""
+    for name, value in fields.items():
+        disposition = f'form-data; name="{name}"'
+        if name in file_fields:
+            disposition += f'; filename="{name}.txt"\r\nContent-Type: text/plain'
+        raw = value if isinstance(value, bytes) else value.encode()
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += raw + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
     return HttpRequest(
         "POST",
         path,
@@ -541,25 +551,17 @@ CASES: tuple[Case, ...] = (
     # -- userSignUp
     Case(
         "sign-up: a password sent as a file part is refused, not dropped",
-        HttpRequest(
-            "POST",
+        multipart_post(
             "/userSignUp",
-            headers=(("Content-Type", "multipart/form-data; boundary=b"), CURL_ACCEPT),
-            body=b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\n{user}\r\n'
-            b'--b\r\nContent-Disposition: form-data; name="password"; filename="pw.txt"\r\n'
-            b"Content-Type: text/plain\r\n\r\ncorrect-horse-1\r\n--b--\r\n",
+            {"username": "{user}", "password": "correct-horse-1"},
+            file_fields=frozenset({"password"}),
         ),
         problem(400, "'password' must be a form field, not a file upload.", "password"),
     ),
     Case(
         "sign-up: a multipart field that is not UTF-8",
-        HttpRequest(
-            "POST",
-            "/userSignUp",
-            headers=(("Content-Type", "multipart/form-data; boundary=b"), CURL_ACCEPT),
-            body=b'--b\r\nContent-Disposition: form-data; name="username"\r\n\r\n{user}\r\n'
-            b'--b\r\nContent-Disposition: form-data; name="password"\r\n\r\n'
-            b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\r\n--b--\r\n",
+        multipart_post(
+            "/userSignUp", {"username": "{user}", "password": b"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8"}
         ),
         problem(400, "'password' must be valid UTF-8 text.", "password"),
     ),

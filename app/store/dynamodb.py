@@ -84,8 +84,10 @@ MISCONFIGURED_CODES = frozenset(
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
-# Most a request makes: read the account, write the details, and (once per legacy hash)
-# store the upgraded hash. The 403 path makes two reads and no write.
+# Most a request makes that can each run into the timeouts: read the account, write the
+# details, and (once per legacy hash) store the upgraded hash. The 403 path makes two reads
+# and no write. A details write that loses a race to a claim is retried once (app/users.py),
+# adding a read and a write, but only after DynamoDB has just answered the refused write.
 MAX_CALLS_PER_REQUEST = 3
 
 
