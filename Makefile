@@ -88,7 +88,8 @@ run: $(STAMP) $(NODE_STAMP)
 
 # .serverless/user-api.zip and the CloudFormation templates, built locally (no AWS calls).
 package: $(STAMP) $(NODE_STAMP)
-	$(SLS) package $(if $(ALB_LISTENER_ARN),--param="albListenerArn=$(ALB_LISTENER_ARN)")
+	$(SLS) package $(if $(ALB_LISTENER_ARN),--param="albListenerArn=$(ALB_LISTENER_ARN)") \
+	  $(foreach p,$(PARAMS),--param="$(p)")
 
 # AWS-facing: these use your own credentials; scripts/sls refuses the dummy ones.
 deploy: $(STAMP) $(NODE_STAMP)

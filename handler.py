@@ -41,12 +41,14 @@ from lambda_edge import (
 if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
     serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)
 
-# Created once per container, at init, so warm invocations pay nothing for it.
-app = create_app()
-# Everything built at init lives as long as the container: move it out of the garbage
-# collector's reach, so warm invocations stop re-scanning it.
-gc.freeze()
-gc.enable()
+try:
+    # Created once per container, at init, so warm invocations pay nothing for it.
+    app = create_app()
+    # Everything built at init lives as long as the container: move it out of the garbage
+    # collector's reach, so warm invocations stop re-scanning it.
+    gc.freeze()
+finally:
+    gc.enable()  # also when init fails (a ConfigurationError), for whoever catches it
 
 # A custom domain's base path mapping ("v1" for https://api.example.com/v1/...). The
 # name is serverless-wsgi's own; lambda_edge strips it, for API Gateway events only.

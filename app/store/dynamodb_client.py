@@ -9,7 +9,9 @@ the Lambda runtime's botocore version is not ours to pin:
    importing it also imports s3transfer, and with it multiprocessing and concurrent.futures.
 2. No garbage collection while the client is built: building it allocates hundreds of
    thousands of container objects (parsed JSON) that all live as long as the process, so
-   the collector's generation scans find nothing to free.
+   the collector's generation scans find nothing to free. (On a cold start handler.py
+   already runs all of init without collection; this covers rebuilds after a SnapStart
+   restore or a fork.)
 3. A loader that does not scan botocore's data directory (hundreds of services, twice:
    ``list_available_services`` for the model and again for the endpoint rule set) just
    to confirm that ``dynamodb`` exists. It asks the ``dynamodb`` directory directly,
