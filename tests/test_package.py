@@ -233,13 +233,19 @@ print(json.dumps({"response": response, "modules": modules}))
 """
 
 
+def extracted(package: Build, tmp_path: Path) -> Path:
+    """The zip unpacked as Lambda unpacks it into its task directory."""
+    root = tmp_path / "task"
+    with zipfile.ZipFile(package.zip_path) as archive:
+        archive.extractall(root)
+    return root
+
+
 def test_runtime_loads_only_shipped_bytecode_whatever_the_timestamps(
     package: Build, tmp_path: Path
 ) -> None:
     """Extract like Lambda, make every source newer than its bytecode, import and serve."""
-    root = tmp_path / "task"
-    with zipfile.ZipFile(package.zip_path) as archive:
-        archive.extractall(root)
+    root = extracted(package, tmp_path)
     future = time.time() + 365 * 24 * 3600
     for path in root.rglob("*.py"):
         os.utime(path, (future, future))
@@ -302,9 +308,7 @@ print(json.dumps({"hash": stored, "checks": checks, "origins": origins}))
 def test_argon2_runs_from_the_zip_without_cffis_build_time_half(
     package: Build, tmp_path: Path
 ) -> None:
-    root = tmp_path / "task"
-    with zipfile.ZipFile(package.zip_path) as archive:
-        archive.extractall(root)
+    root = extracted(package, tmp_path)
     assert not (root / "cffi").exists() and not (root / "pycparser").exists()
     result = subprocess.run(
         [str(VENV_PYTHON), "-I", "-S", "-c", PASSWORD_PROBE, str(root)],

@@ -225,7 +225,9 @@ def test_rest_stage_is_throttled_with_json_access_logs() -> None:
     assert stage["TracingEnabled"] is False
 
 
-@pytest.mark.parametrize(("variant", "reserved"), [("default", 10), ("ops", 25)])
+@pytest.mark.parametrize(
+    ("variant", "reserved"), [("default", DEFAULT_LIMITS["reserved"]), ("ops", 25)]
+)
 def test_function_has_reserved_concurrency(variant: str, reserved: int) -> None:
     function = only(variant, "AWS::Lambda::Function")["Properties"]
     assert function["ReservedConcurrentExecutions"] == reserved
