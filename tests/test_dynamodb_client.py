@@ -33,6 +33,8 @@ from app.store.dynamodb_client import (
     AmazonRootsClient,
     DynamoDBLoader,
     build_client,
+    dynamodb_session,
+    fires_for_service,
     trimmed_endpoints,
 )
 from tests import dynamo_server
@@ -196,6 +198,145 @@ def test_building_the_client_imports_neither_boto3_nor_s3transfer(region: str) -
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- built-in handlers
+
+
+@pytest.mark.parametrize(
+    ("event_name", "fires"),
+    [
+        ("creating-client-class", True),
+        ("before-call", True),
+        ("before-call.dynamodb", True),
+        ("before-parameter-build.*.*", True),
+        ("before-call.s3", False),
+        ("before-parameter-build.s3.PutObject", False),
+        ("docs.*.dynamodb.*.complete-section", True),
+        ("docs.*.*.*.complete-section", True),
+        ("docs.request-params.s3.*.complete-section", False),
+        ("docs.*.ec2.RunInstances.complete-section", False),
+    ],
+)
+def test_which_registrations_can_fire_for_dynamodb(event_name: str, fires: bool) -> None:
+    assert fires_for_service(event_name, "dynamodb") is fires
+
+
+def tripwire_session(fired: list[str]) -> Any:
+    """A session with every built-in handler, as botocore's own; the ones
+    dynamodb_session leaves out record their event when they run."""
+    import botocore.handlers
+    import botocore.session
+
+    session = botocore.session.Session(include_builtin_handlers=False)
+    emitter = session.get_component("event_emitter")
+    for event_name, handler, *order in botocore.handlers.BUILTIN_HANDLERS:
+        if not fires_for_service(event_name, "dynamodb"):
+
+            def handler(
+                *args: Any, _event: str = event_name, _run: Any = handler, **kwargs: Any
+            ) -> Any:
+                fired.append(_event)
+                return _run(*args, **kwargs)
+
+        if not order:
+            session.register(event_name, handler)
+        elif order[0] is botocore.handlers.REGISTER_FIRST:
+            emitter.register_first(event_name, handler)
+        else:
+            emitter.register_last(event_name, handler)
+    return session
+
+
+def test_left_out_handlers_never_fire_for_dynamodb_calls(
+    region: str, dynamo_table: DynamoTable
+) -> None:
+    fired: list[str] = []
+    client = tripwire_session(fired).create_client(
+        "dynamodb", endpoint_url=dynamo_table.endpoint_url
+    )
+    put_and_read_back(client, dynamo_table)
+    client.update_item(
+        TableName=dynamo_table.name,
+        Key={"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}},
+        UpdateExpression="SET firstname = :f",
+        ExpressionAttributeValues={":f": {"S": "john"}},
+    )
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(
+            TableName=dynamo_table.name,
+            Item={"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    # Docstrings are built lazily, from docs.* events.
+    assert "Creates a new item" in str(client.put_item.__doc__)
+    assert fired == []
+
+
+def test_the_tripwire_catches_handlers_of_other_services(region: str) -> None:
+    fired: list[str] = []
+    s3 = tripwire_session(fired).create_client("s3")
+    s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
+    assert any(".s3" in event for event in fired)
+
+
+@pytest.fixture
+def registrations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every (event, handler) registered on a botocore emitter from now on."""
+    import botocore.hooks
+
+    registered: list[tuple[str, Any]] = []
+    for method in ("register", "register_first", "register_last"):
+        original = getattr(botocore.hooks.HierarchicalEmitter, method)
+
+        def spy(
+            self: Any,
+            event_name: str,
+            handler: Any,
+            *args: Any,
+            _run: Any = original,
+            **kwargs: Any,
+        ) -> Any:
+            registered.append((event_name, handler))
+            return _run(self, event_name, handler, *args, **kwargs)
+
+        monkeypatch.setattr(botocore.hooks.HierarchicalEmitter, method, spy)
+    return registered
+
+
+def test_the_session_registers_exactly_what_fires_for_dynamodb(
+    registrations: list[tuple[str, Any]],
+) -> None:
+    import botocore.handlers
+
+    dynamodb_session()
+    expected = [
+        (event_name, handler)
+        for event_name, handler, *_ in botocore.handlers.BUILTIN_HANDLERS
+        if fires_for_service(event_name, "dynamodb")
+    ]
+    assert 0 < len(expected) < len(botocore.handlers.BUILTIN_HANDLERS) / 4
+    assert registrations == expected
+
+
+def test_an_unfamiliar_handler_table_gets_botocores_own_session(
+    region: str,
+    dynamo_table: DynamoTable,
+    monkeypatch: pytest.MonkeyPatch,
+    registrations: list[tuple[str, Any]],
+) -> None:
+    import botocore.handlers
+
+    # A later botocore with a registration order this module does not know.
+    builtin = list(botocore.handlers.BUILTIN_HANDLERS)
+    unfamiliar = ("before-call.s3", lambda **_: None, object())
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*builtin, unfamiliar])
+    client = build_client(endpoint_url=dynamo_table.endpoint_url, **SETTINGS)
+    # Every handler, as botocore's own session registers them (S3's included).
+    assert [handler for _, handler in registrations[: len(builtin)]] == [
+        spec[1] for spec in builtin
+    ]
+    put_and_read_back(client, dynamo_table)
 
 
 # ---------------------------------------------------------------- a real server, HTTP and HTTPS

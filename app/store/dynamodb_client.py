@@ -25,6 +25,10 @@ the Lambda runtime's botocore version is not ours to pin:
    verification with them, the client is rebuilt with botocore's full bundle and the
    call is repeated once: a failed handshake sends no request, so the repeat is safe
    (:class:`AmazonRootsClient`).
+6. Only the built-in event handlers that can fire for DynamoDB. A botocore session
+   registers every handler of every service (S3's, EC2's, the docs' ...), each checked by
+   ``inspect`` and run through the event aliaser, for a client that will never emit their
+   events (:func:`dynamodb_session`).
 """
 
 from __future__ import annotations
@@ -88,10 +92,9 @@ def create_botocore_client(
     max_attempts: int,
     verify: str | bool | None,
 ) -> DynamoDBClient:
-    import botocore.session
     from botocore.config import Config
 
-    session = botocore.session.get_session()
+    session = dynamodb_session()
     # AWS_DATA_PATH means someone wants other models than botocore's: leave loading alone.
     if session.get_config_variable("data_path") is None and DynamoDBLoader.supported():
         session.register_component("data_loader", DynamoDBLoader())
@@ -108,6 +111,47 @@ def create_botocore_client(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
         ),
     )
+
+
+def dynamodb_session() -> Any:
+    """A botocore session with the built-in handlers a DynamoDB client can fire, or
+    botocore's own session when its handler table is not laid out as expected."""
+    import botocore.handlers
+    import botocore.session
+
+    specs = getattr(botocore.handlers, "BUILTIN_HANDLERS", None)
+    order = {
+        getattr(botocore.handlers, "REGISTER_FIRST", object()): "register_first",
+        getattr(botocore.handlers, "REGISTER_LAST", object()): "register_last",
+    }
+    if not isinstance(specs, list) or not all(
+        isinstance(spec, tuple)
+        and isinstance(spec[0], str)
+        and (len(spec) == 2 or (len(spec) == 3 and spec[2] in order))
+        for spec in specs
+    ):
+        return botocore.session.get_session()
+    session = botocore.session.Session(include_builtin_handlers=False)
+    emitter = session.get_component("event_emitter")
+    for spec in specs:
+        if not fires_for_service(spec[0], SERVICE):
+            continue
+        if len(spec) == 2:
+            session.register(spec[0], spec[1])
+        else:
+            getattr(emitter, order[spec[2]])(spec[0], spec[1])
+    return session
+
+
+def fires_for_service(event_name: str, service: str) -> bool:
+    """Whether a handler registered for ``event_name`` can fire for ``service``'s client.
+
+    botocore's events name the service second ("before-call.s3.PutObject"), docs events
+    third ("docs.request-params.s3.*.complete-section"); a registration that stops
+    before that part, or has "*" there, matches every service."""
+    parts = event_name.split(".")
+    position = 2 if parts[0] == "docs" else 1
+    return len(parts) <= position or parts[position] in ("*", service)
 
 
 def use_amazon_roots(endpoint_url: str | None) -> bool:
