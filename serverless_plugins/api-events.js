@@ -50,6 +50,8 @@ module.exports.url = async ({ resolveVariable }) => {
   return true;
 };
 
+module.exports.snapStart = async ({ resolveVariable }) => (await typed(resolveVariable)).snapStart;
+
 module.exports.reservedConcurrency = async ({ resolveVariable }) =>
   (await typed(resolveVariable)).reservedConcurrency;
 

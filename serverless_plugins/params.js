@@ -82,6 +82,7 @@ function parse(raw) {
     signUpBurstLimit: toInt(raw.signUpBurstLimit, 'signUpBurstLimit', 1, 5000),
     reservedConcurrency: toInt(raw.reservedConcurrency, 'reservedConcurrency', 1, 1000),
     tracing: toBool(raw.tracing, 'tracing'),
+    snapStart: toBool(raw.snapStart, 'snapStart'),
     logLevel: toChoice(raw.logLevel, 'logLevel', LOG_LEVELS),
     systemLogLevel: toChoice(raw.systemLogLevel, 'systemLogLevel', ['DEBUG', 'INFO', 'WARN']),
     alarmEmail: toEmailOrEmpty(raw.alarmEmail),

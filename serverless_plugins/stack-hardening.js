@@ -9,7 +9,9 @@
 //    StageDescription: throttles (stage-wide and for POST /userSignUp), JSON access logs into
 //    our own log group, X-Ray when tracing=true.
 // 2. VPC Lattice target group (latticeTarget=true): TargetGroup of type LAMBDA plus the invoke
-//    permission for vpc-lattice.amazonaws.com from that target group only.
+//    permission for vpc-lattice.amazonaws.com from that target group only. With snapStart=true
+//    both name the "snapstart" alias, as osls's own events do; the bare function would run the
+//    unpublished $LATEST, without SnapStart.
 // 3. Alarms, see serverless_plugins/alarms.js (a separate unit).
 // 4. usersTable=<name>: adopt an existing table instead of creating one (remove-then-redeploy).
 //    The UsersTable resource is dropped and every Ref / GetAtt Arn to it becomes the named
@@ -112,9 +114,18 @@ function configureRestStage({ template, params: p, service, stage, retentionInDa
   }
 }
 
+// What events should invoke: the SnapStart alias osls made for the function, if any.
+function invokeTarget(template, functionLogicalId) {
+  const aliases = resourcesOfType(template, 'AWS::Lambda::Alias').filter(
+    ([, alias]) => alias.Properties.FunctionName?.Ref === functionLogicalId
+  );
+  if (aliases.length > 1) throw new Error(`several aliases of ${functionLogicalId}`);
+  return aliases.length === 1 ? { Ref: aliases[0][0] } : { 'Fn::GetAtt': [functionLogicalId, 'Arn'] };
+}
+
 function addLatticeTarget({ template, params: p, service, stage, functionLogicalId }) {
   if (!p.latticeTarget) return;
-  const functionArn = { 'Fn::GetAtt': [functionLogicalId, 'Arn'] };
+  const functionArn = invokeTarget(template, functionLogicalId);
   template.Resources.LatticeTargetGroup = {
     Type: 'AWS::VpcLattice::TargetGroup',
     Properties: {

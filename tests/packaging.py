@@ -41,7 +41,10 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "lattice": ("latticeTarget=true", "latticeEventVersion=V1"),
     # Also the IAM-only function URL, which is no public door: one package fewer.
     "adopt": (f"usersTable={KEPT_TABLE}", f"alarmTopicArn={TOPIC_ARN}", "functionUrl=iam"),
+    # Also SnapStart with a Lattice target, which must invoke its alias like every other door.
     "ops": (
+        "snapStart=true",
+        "latticeTarget=true",
         "alarmEmail=ops@example.com",
         "tracing=true",
         "rateLimit=60",

@@ -182,6 +182,15 @@ def test_deploy_info_update_remove_and_redeploy_adopting_the_table(
 
 # --- the credential guard in scripts/sls ----------------------------------------------------
 
+
+def test_deploy_function_is_refused_with_snapstart(rehearsal_env: dict[str, str]) -> None:
+    # It would update $LATEST while every event keeps invoking the old "snapstart" version.
+    where = ("--stage", STAGE, "--region", REGION)
+    result = sls(rehearsal_env, "deploy", "function", "-f", "api", *where, "--param=snapStart=true")
+    assert result.returncode != 0
+    assert "refusing `deploy function` with snapStart=true" in result.stdout + result.stderr
+
+
 AWS_COMMANDS = [("deploy",), ("info",), ("remove",), ("logs", "-f", "api")]
 
 

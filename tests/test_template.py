@@ -87,7 +87,7 @@ def invoke_principals(variant: str) -> set[str]:
         ("alb", {"http-api", "alb"}),
         ("lattice", {"http-api", "lattice"}),
         ("adopt", {"http-api"}),
-        ("ops", {"http-api"}),
+        ("ops", {"http-api", "lattice"}),
     ],
 )
 def test_public_front_doors(variant: str, doors: set[str]) -> None:
@@ -157,6 +157,35 @@ def test_lattice_target_group_only_when_asked() -> None:
     ]
     assert permission["SourceArn"] == {"Fn::GetAtt": ["LatticeTargetGroup", "Arn"]}
     assert permission["Action"] == "lambda:InvokeFunction"
+
+
+def referenced(value: Any) -> set[str]:
+    """Logical ids a template value Refs or GetAtts."""
+    if isinstance(value, dict):
+        found = {value["Ref"]} if isinstance(value.get("Ref"), str) else set()
+        if isinstance(value.get("Fn::GetAtt"), list):
+            found.add(value["Fn::GetAtt"][0])
+        return found.union(*(referenced(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(referenced(v) for v in value))
+    return set()
+
+
+def test_snapstart_only_when_asked_and_every_door_invokes_its_alias() -> None:
+    [function] = resources("default", "AWS::Lambda::Function").values()
+    assert "SnapStart" not in function["Properties"]
+    assert resources("default", "AWS::Lambda::Alias") == {}
+    [function] = resources("ops", "AWS::Lambda::Function").values()
+    assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    [alias_id] = resources("ops", "AWS::Lambda::Alias")
+    permissions = resources("ops", "AWS::Lambda::Permission").values()
+    names = [p["Properties"]["FunctionName"] for p in permissions]
+    assert len(names) >= 2  # the HTTP API's and the Lattice target group's
+    for name in names:
+        # osls's own doors join the function's ARN with ":snapstart"; ours Refs the alias.
+        assert alias_id in referenced(name) or "snapstart" in json.dumps(name), name
+    group = only("ops", "AWS::VpcLattice::TargetGroup")["Properties"]
+    assert group["Targets"] == [{"Id": {"Ref": alias_id}}]
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
