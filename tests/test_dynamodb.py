@@ -312,3 +312,45 @@ def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
         dynamo_server.dynamodb_client(dynamo_table.endpoint_url), dynamo_table.name
     )
     assert [(item["username"]["S"], item["sk"]["S"]) for item in stored] == [("sam", "PROFILE")]
+
+
+def test_a_details_write_without_credentials_is_one_request_unless_the_account_is_protected(
+    dynamo_table: DynamoTable, tmp_path: Path
+) -> None:
+    app = dynamo_app(dynamo_table, tmp_path)
+    store = app.extensions["user_store"]
+    client = app.test_client()
+    operations: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    def details(form: str, headers: dict[str, str]) -> tuple[int, list[str]]:
+        operations.clear()
+        response = client.post("/userDetails", data=form, headers=headers)
+        return response.status_code, list(operations)
+
+    store.client.meta.events.register("before-call.dynamodb", record)
+    try:
+        # New, then open: the conditional write alone.
+        assert details("username=sam&lastname=king", FORM) == (201, ["UpdateItem"])
+        assert details("username=sam&lastname=queen", FORM) == (201, ["UpdateItem"])
+        assert (
+            client.post(
+                "/userSignUp", data="username=pat&password=long-enough-1", headers=FORM
+            ).status_code
+            == 200
+        )
+        # Protected, no credentials: the write is refused, one read decides the 401.
+        assert details("username=pat&lastname=evil", FORM) == (401, ["UpdateItem", "GetItem"])
+        # Credentials: read the account, verify, write on the verified hash.
+        owner = {**FORM, **basic_auth("pat", "long-enough-1")}
+        assert details("username=pat&lastname=king", owner) == (201, ["GetItem", "UpdateItem"])
+    finally:
+        store.client.meta.events.unregister("before-call.dynamodb", record)
+    assert (
+        client.get("/userDetails?username=pat", headers=basic_auth("pat", "long-enough-1")).json[
+            "lastname"
+        ]
+        == "king"
+    )
