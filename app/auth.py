@@ -33,13 +33,17 @@ def unauthorized(detail: str) -> Problem:
     return Problem(401, detail, headers=CHALLENGE)
 
 
+def credentials_required() -> Problem:
+    return unauthorized(
+        "This account is protected: send its username and password"
+        " with HTTP Basic authentication."
+    )
+
+
 def basic_credentials(header: str | None) -> Credentials:
     """The request's Basic credentials; any missing or malformed header is a 401."""
     if not header:
-        raise unauthorized(
-            "This account is protected: send its username and password"
-            " with HTTP Basic authentication."
-        )
+        raise credentials_required()
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "basic":
         raise unauthorized("The Authorization header must use the Basic scheme.")

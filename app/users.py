@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, request
 
-from app.auth import owner_hash
+from app.auth import credentials_required, owner_hash
 from app.problems import Problem
 from app.store import AccountChanged, UsernameTaken, get_store
 from app.validation import (
@@ -63,14 +63,14 @@ def post_user_details():
 def write_details(username: str, firstname: str | None, lastname: str) -> None:
     store = get_store()
     if "Authorization" not in request.headers:
-        # Without credentials only an open or new account can take the write: try it on
-        # that condition first, one request instead of a read and a write. A protected
-        # account refuses it, and the read below answers 401.
+        # Without credentials only an open or new account can take the write: one
+        # conditional request instead of a read and a write.
         try:
             store.put_details(username, firstname, lastname, expected_hash=None)
             return
         except AccountChanged:
-            pass
+            # Refused: the account has a password, and this request brought none.
+            raise credentials_required() from None
     for _ in range(DETAILS_WRITE_ATTEMPTS):
         # Conditioned on the hash the credentials were checked against: a claim landing
         # in between makes the write fail instead of slipping details into the account.

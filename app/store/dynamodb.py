@@ -86,8 +86,8 @@ READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
 # Most a request makes that can each run into the timeouts: read the account, write the
 # details, and (once per legacy hash) store the upgraded hash. The 403 path makes two reads
-# and no write. Without credentials, a details write is tried first on an open account's
-# condition and, refused, followed by one read (401). A details write that loses a race to a
+# and no write. Without credentials a details write is one conditional write, refused
+# (401) when the account is protected. A details write that loses a race to a
 # claim is retried once (app/users.py), adding a read and a write, but only after DynamoDB
 # has just answered the refused write.
 MAX_CALLS_PER_REQUEST = 3
