@@ -38,13 +38,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "rest": ("restApi=true",),
     "url-public": ("functionUrl=public",),
     "alb": (f"albListenerArn={ALB_LISTENER_ARN}",),
-    "lattice": ("latticeTarget=true", "latticeEventVersion=V1"),
+    # With SnapStart, which every door, the Lattice target included, must invoke by its alias.
+    "lattice": ("latticeTarget=true", "latticeEventVersion=V1", "snapStart=true"),
     # Also the IAM-only function URL, which is no public door: one package fewer.
     "adopt": (f"usersTable={KEPT_TABLE}", f"alarmTopicArn={TOPIC_ARN}", "functionUrl=iam"),
-    # Also SnapStart with a Lattice target, which must invoke its alias like every other door.
     "ops": (
-        "snapStart=true",
-        "latticeTarget=true",
         "alarmEmail=ops@example.com",
         "tracing=true",
         "rateLimit=60",

@@ -310,13 +310,16 @@ def test_the_session_registers_exactly_what_fires_for_dynamodb(
     import botocore.handlers
 
     dynamodb_session()
+    builtin = botocore.handlers.BUILTIN_HANDLERS
     expected = [
         (event_name, handler)
-        for event_name, handler, *_ in botocore.handlers.BUILTIN_HANDLERS
+        for event_name, handler, *_ in builtin
         if fires_for_service(event_name, "dynamodb")
     ]
-    assert 0 < len(expected) < len(botocore.handlers.BUILTIN_HANDLERS) / 4
-    assert registrations == expected
+    assert 0 < len(expected) < len(builtin) / 4
+    # Others' initializers may add their own (Powertools, once imported, adds a user agent).
+    builtin_handlers = {spec[1] for spec in builtin}
+    assert [r for r in registrations if r[1] in builtin_handlers] == expected
 
 
 def test_an_unfamiliar_handler_table_gets_botocores_own_session(
