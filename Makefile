@@ -14,9 +14,9 @@ PYTHON ?= $(shell \
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
 # Two stamps: make run installs only requirements-run.txt (the runtime + what the local
-# emulator needs: ~10 s on a fresh machine); everything else needs requirements-dev.txt, the
-# whole toolchain (~65 s). The dev stamp's recipe also touches the run stamp, and the dev stamp
-# never counts as made by the run install, so make test after make run still installs it.
+# emulator needs); every other goal needs requirements-dev.txt, the whole toolchain (README:
+# Two commands). The run install never touches the dev stamp, so make test after make run
+# still installs the toolchain; the dev install touches both.
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 # checkov lives in its own venv: its pins (boto3, packaging) conflict with requirements-dev.txt.
