@@ -160,6 +160,13 @@ def test_python_of_another_version_is_refused(repo: Path) -> None:
     assert not (repo / ".venv").exists()
 
 
+def test_no_python_3_12_found_says_how_to_give_one(repo: Path, tmp_path: Path) -> None:
+    # Neither pyenv nor python3.12 on PATH: the Makefile's search finds nothing.
+    message = one_line(make("venv", cwd=repo, env={"PATH": tool_dir(tmp_path)}))
+    assert message.startswith("Python 3.12 not found: pass PYTHON=/path/to/python3.12")
+    assert not (repo / ".venv").exists()
+
+
 def test_python_3_12_passes_the_check(repo: Path) -> None:
     # Dry run: the recipe make would run is the venv built from exactly this interpreter.
     result = make("-n", "venv", f"PYTHON={sys.executable}", cwd=repo)
