@@ -105,7 +105,11 @@ def tool_dir(tmp_path: Path, *extra: str) -> str:
 
 @pytest.mark.parametrize(
     ("goal", "present", "missing"),
-    [("test", (), "node"), ("run", (), "node"), ("test", ("node",), "npm")],
+    [
+        pytest.param("test", (), "node", id="test-without-node"),
+        pytest.param("run", (), "node", id="run-without-node"),
+        pytest.param("test", ("node",), "npm", id="test-without-npm"),
+    ],
 )
 def test_missing_node_or_npm_is_one_line_before_anything_runs(
     repo: Path, tmp_path: Path, goal: str, present: tuple[str, ...], missing: str
