@@ -77,7 +77,7 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A copy of what make reads, with stand-ins for what it must leave alone."""
+    """A copy of what make reads, without the checkout's .venv, node_modules or data."""
     copy = tmp_path / "repo"
     copy.mkdir()
     for name in REPO_FILES:
@@ -189,6 +189,30 @@ def test_existing_venv_of_another_version_is_refused_and_kept(repo: Path) -> Non
         assert re.match(r"\.venv is Python 3\.(?!12\.)\d+\.\d+, but Lambda runs 3\.12: ", message)
         assert "rm -rf .venv" in message
     assert sorted(p.name for p in (repo / ".venv").iterdir()) == before
+
+
+def test_make_run_installs_the_runtime_set_and_make_test_still_the_toolchain(
+    repo: Path,
+) -> None:
+    # A 3.12 venv that nothing has been installed into yet; dry runs show what make would do.
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    port = f"PORT={free_port_pair()[0]}"
+
+    def installs(*goal: str) -> list[str]:
+        result = make("-n", *goal, cwd=repo)
+        assert result.returncode == 0, result.stderr
+        return re.findall(
+            r"^\.venv/bin/python -m pip install --quiet -r (\S+)", result.stdout, re.M
+        )
+
+    assert installs("run", port) == ["requirements-run.txt"]
+    (repo / ".venv" / ".installed-run").touch()  # what make run's install leaves
+    assert installs("run", port) == []
+    assert installs("test") == ["requirements-dev.txt"]  # make run did not count for make test
+    for stamp in (".installed", ".installed-run"):  # what make test's install leaves
+        (repo / ".venv" / stamp).touch()
+    assert installs("test") == installs("run", port) == []
 
 
 # -- make reset ---------------------------------------------------------------------------
