@@ -71,7 +71,7 @@ ifneq ($(filter run,$(MAKECMDGOALS)),)
 endif
 
 help:
-	@echo "make run    serve the API on http://localhost:5000 (PORT=5001: elsewhere)"
+	@echo "make run    serve the API on http://localhost:5000 (make run PORT=5001: on 5001)"
 	@echo "make test   run the test suite"
 	@echo "make reset  delete local data (instance/*.sqlite3, .data/); keeps .venv and node_modules"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
