@@ -215,6 +215,84 @@ def test_make_run_installs_the_runtime_set_and_make_test_still_the_toolchain(
     assert installs("test") == installs("run", port) == []
 
 
+def installed_closure(requirements: Path) -> set[str]:
+    """Every distribution installing ``requirements`` brings in, read from this venv's metadata."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    names: set[str] = set()
+    for raw in requirements.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            names |= installed_closure(requirements.parent / line[3:].strip())
+        elif line:
+            names.add(canonicalize_name(Requirement(line).name))
+    todo = list(names)
+    while todo:
+        for spec in requires(todo.pop()) or []:
+            requirement = Requirement(spec)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name not in names:
+                names.add(name)
+                todo.append(name)
+    return names
+
+
+# Everything make run executes in the venv: the handler and all of app/ and lambda_edge/
+# (imported up front, so lazily imported modules count too), and the scripts STORE=dynamodb runs.
+# Modules the run path imports only if present, each blocked here so that the run proves it:
+# app/snapstart.py imports snapshot_restore_py (only the Lambda runtime has it) defensively, and
+# botocore.httpsession uses certifi's CA bundle when installed, else its own.
+OPTIONAL_IMPORTS = ("snapshot_restore_py", "certifi")
+IMPORT_RUN_PATH = """
+import importlib, json, pkgutil, sys
+for name in sys.argv[1:]:
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
+sys.path.insert(0, "scripts")
+import app, lambda_edge
+names = ["handler", "serverless_config", "create_local_table"]
+for package in (app, lambda_edge):
+    names += [m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps(sorted({name.split(".")[0] for name, module in sys.modules.items() if module})))
+"""
+
+
+def test_make_runs_install_covers_every_import_of_the_run_path(tmp_path: Path) -> None:
+    # make test installs the whole toolchain, so CI would stay green if the app or a script
+    # make run uses imported something only requirements-dev.txt brings (PyYAML once did).
+    from importlib.metadata import packages_distributions
+
+    from packaging.utils import canonicalize_name
+
+    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_RUN_PATH, *OPTIONAL_IMPORTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    provided = installed_closure(ROOT / "requirements-run.txt")
+    distributions = packages_distributions()
+    missing = {
+        module: distributions[module]
+        for module in modules
+        if module in distributions
+        and not any(canonicalize_name(d) in provided for d in distributions[module])
+    }
+    assert not set(OPTIONAL_IMPORTS) & set(modules)
+    assert "yaml" in modules and "botocore" in modules  # the scripts' imports were seen
+    assert missing == {}
+
+
 # -- make reset ---------------------------------------------------------------------------
 
 
