@@ -13,12 +13,17 @@ PYTHON ?= $(shell \
 	done)
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
+# Two stamps: make run installs only requirements-run.txt (the runtime + what the local
+# emulator needs); every other goal needs requirements-dev.txt, the whole toolchain (README:
+# Two commands). The run install never touches the dev stamp, so make test after make run
+# still installs the toolchain; the dev install touches both.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 # checkov lives in its own venv: its pins (boto3, packaging) conflict with requirements-dev.txt.
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean \
+.PHONY: help venv node_modules browser run reset package invoke-local bench test fuzz lint clean \
 	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
@@ -32,6 +37,10 @@ OFFLINE_EVENTS ?= httpApi
 ALB_LISTENER_ARN ?=
 # make run STORE=dynamodb: against Amazon's DynamoDB Local (data in .data/dynamodb-local), not SQLite.
 STORE ?= sqlite
+# make run PORT=5001: the API's port; the emulator's Lambda invoke port moves with it
+# (PORT - 1998: 5000 -> 3002, serverless-offline's default; 5001 -> 3003) unless LAMBDA_PORT is given.
+PORT ?= 5000
+LAMBDA_PORT ?= $(shell expr "$(PORT)" - 1998 2>/dev/null)
 # make deploy|info|logs|remove STAGE=prod REGION=eu-west-1 PARAMS="restApi=true alarmEmail=a@b.c"
 # (README: Runbook). Real AWS, with the caller's own credentials (env, AWS_PROFILE, ~/.aws).
 STAGE ?= dev
@@ -41,32 +50,53 @@ AWS_TARGET = --stage "$(STAGE)" --region "$(REGION)" $(foreach p,$(PARAMS),--par
 # make invoke-local EVENT=tests/events/rest_v1.json
 EVENT ?= tests/events/http_api_v2.json
 
+# Preflight (scripts/preflight, serverless_plugins/ports.js): before any recipe runs, a missing
+# node or npm, a PYTHON or .venv that is not 3.12, or a taken port stops make with one line that
+# says what to do. Each check runs only for the goals that need it.
+NODE_GOALS := run test package deploy info logs remove invoke-local bench node_modules
+VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint fuzz
+PYTHON_GIVEN := $(if $(filter command line environment,$(origin PYTHON)),1,0)
+# A venv is about to be built from PYTHON: .venv is missing, or make test needs checkov's.
+PYTHON_NEEDED := $(if $(wildcard $(VENV_PY)),$(if $(and $(filter test,$(MAKECMDGOALS)),\
+	$(if $(wildcard $(CHECKOV_VENV)/bin/python),,1)),1,0),1)
+preflight_stop = $(if $(1),$(error $(1)))
+ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
+  $(call preflight_stop,$(shell scripts/preflight node))
+endif
+ifneq ($(filter $(VENV_GOALS),$(MAKECMDGOALS)),)
+  $(call preflight_stop,$(shell scripts/preflight python "$(VENV)" "$(PYTHON)" $(PYTHON_GIVEN) $(PYTHON_NEEDED)))
+endif
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+  $(call preflight_stop,$(shell node serverless_plugins/ports.js check "$(PORT)" "$(LAMBDA_PORT)"))
+endif
+
 help:
-	@echo "make run    serve the API on http://localhost:5000"
+	@echo "make run    serve the API on http://localhost:5000 (make run PORT=5001: on 5001)"
 	@echo "make test   run the test suite"
+	@echo "make reset  delete local data (instance/*.sqlite3, .data/); keeps .venv and node_modules"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
 	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
+# PYTHON was checked by the preflight above.
 $(VENV_PY):
-	@if [ -z "$(PYTHON)" ]; then \
-	  echo "error: Python 3.12 not found. Install it (pyenv install 3.12) or pass PYTHON=/path/to/python3.12" >&2; exit 1; fi
 	"$(PYTHON)" -m venv $(VENV)
 
-$(STAMP): $(VENV_PY) requirements.txt requirements-dev.txt
-	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
+$(RUN_STAMP): $(VENV_PY) requirements.txt requirements-run.txt
+	$(VENV_PY) -m pip install --quiet -r requirements-run.txt
 	touch $@
+
+$(STAMP): $(VENV_PY) requirements.txt requirements-run.txt requirements-dev.txt
+	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(RUN_STAMP) $@
 
 venv: $(STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
-	@if [ -z "$(PYTHON)" ]; then \
-	  echo "error: Python 3.12 not found. Install it (pyenv install 3.12) or pass PYTHON=/path/to/python3.12" >&2; exit 1; fi
 	"$(PYTHON)" -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json .npmrc
-	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or later" >&2; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -82,9 +112,16 @@ browser:
 	  || { echo "error: $(CHROMIUM) is missing and apt-get could not install it;" \
 	       "run as root: apt-get install chromium" >&2; exit 1; }; }
 
-# serverless-offline on http://localhost:5000 running handler.py in the venv. Ctrl-C stops it.
-run: $(STAMP) $(NODE_STAMP)
-	$(if $(filter dynamodb,$(STORE)),scripts/run_dynamodb_local.sh) $(SLS) offline start --param="offlineEvents=$(OFFLINE_EVENTS)"
+# serverless-offline on http://localhost:$(PORT) running handler.py in the venv, its Lambda invoke
+# API on $(LAMBDA_PORT). Ctrl-C stops it.
+run: $(RUN_STAMP) $(NODE_STAMP)
+	$(if $(filter dynamodb,$(STORE)),scripts/run_dynamodb_local.sh) $(SLS) offline start \
+	  --httpPort "$(PORT)" --lambdaPort "$(LAMBDA_PORT)" --param="offlineEvents=$(OFFLINE_EVENTS)"
+
+# Empties the local data (instance/*.sqlite3 with -wal/-shm, .data/); refuses while make run
+# (or anything else) has it open. Never touches .venv or node_modules.
+reset:
+	@scripts/reset_local_data
 
 # .serverless/user-api.zip and the CloudFormation templates, built locally (no AWS calls).
 package: $(STAMP) $(NODE_STAMP)

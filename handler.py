@@ -18,7 +18,7 @@ gc.disable()
 import os
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import serverless_wsgi
@@ -55,7 +55,39 @@ finally:
 BASE_PATH = "/" + os.environ.get("API_GATEWAY_BASE_PATH", "").strip("/")
 
 
+# Under serverless-offline (make run) every context's aws_request_id is "1234567890" (its
+# invoke.py), while the emulator's own per-invocation id, the one in its "RequestId: ..." log
+# line, arrives as the context's awsRequestId. Only there: serverless-offline sets IS_OFFLINE,
+# and a Lambda runtime (AWS_LAMBDA_RUNTIME_API) never takes this path, so in Lambda the
+# runtime's id stands. Nothing a client sends (headers, the event) can set it.
+def under_serverless_offline(environ: Mapping[str, str]) -> bool:
+    return environ.get("IS_OFFLINE") == "true" and "AWS_LAMBDA_RUNTIME_API" not in environ
+
+
+UNDER_SERVERLESS_OFFLINE = under_serverless_offline(os.environ)
+
+
+class EmulatorContext:
+    """serverless-offline's context, answering aws_request_id with the emulator's own id."""
+
+    def __init__(self, context: Any, request_id: str) -> None:
+        self._context = context
+        self.aws_request_id = request_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def emulated_context(context: Any) -> Any:
+    request_id = getattr(context, "awsRequestId", None)
+    if not isinstance(request_id, str) or not request_id:
+        return context
+    return EmulatorContext(context, request_id)
+
+
 def handler(event: Any, context: Any) -> LambdaResponse:
+    if UNDER_SERVERLESS_OFFLINE:
+        context = emulated_context(context)
     if is_warmup(event):
         return warmup_response()
     kind: Kind | None = None

@@ -23,11 +23,16 @@
 //    and ALB do nothing of the kind unless CORS is configured on them, which it is not here:
 //    the app answers preflights itself. Without this, `make run` would not show what AWS does.
 
+const { takenPortMessage } = require('./ports');
+
 const FLAVOURS = ['httpApi', 'http'];
+// serverless-offline's own defaults, when neither the CLI nor custom.serverless-offline says.
+const OFFLINE_DEFAULT_PORTS = { httpPort: 3000, lambdaPort: 3002 };
 
 class LocalEmulationPlugin {
   constructor(serverless, cliOptions, { log } = {}) {
     this.serverless = serverless;
+    this.cliOptions = cliOptions || {};
     this.log = log || { notice: console.log };
     this.hooks = { initialize: () => this.initialize() };
   }
@@ -38,6 +43,7 @@ class LocalEmulationPlugin {
     if (offline) {
       this.selectOfflineEvents();
       this.disableOfflineCors();
+      this.reportTakenPorts();
     }
     if (offline || (command === 'invoke' && subcommand === 'local')) this.dropIntrinsicEnv();
   }
@@ -73,6 +79,32 @@ class LocalEmulationPlugin {
       return ext.call(this, event, ...rest);
     };
     prototype.ext.localEmulationPatched = true;
+  }
+
+  reportTakenPorts() {
+    const custom = (this.serverless.service.custom || {})['serverless-offline'] || {};
+    const [httpPort, lambdaPort] = ['httpPort', 'lambdaPort'].map((name) =>
+      Number(this.cliOptions[name] ?? custom[name] ?? OFFLINE_DEFAULT_PORTS[name])
+    );
+    const hapi = require('@hapi/hapi');
+    const prototype = Object.getPrototypeOf(hapi.server({ autoListen: false }));
+    if (prototype.start.localEmulationPatched) return;
+    const start = prototype.start;
+    prototype.start = async function (...args) {
+      try {
+        return await start.apply(this, args);
+      } catch (error) {
+        const reasons = { EADDRINUSE: 'in use', EACCES: 'not allowed (ports below 1024 need root)' };
+        const reason = error && reasons[error.code];
+        if (!reason) throw error;
+        const port = Number(error.port ?? this.settings.port);
+        const which = port === lambdaPort ? 'lambda' : 'http';
+        const message = await takenPortMessage(which, port, reason, httpPort, lambdaPort);
+        process.stderr.write(`error: ${message}\n`);
+        process.exit(1);
+      }
+    };
+    prototype.start.localEmulationPatched = true;
   }
 
   dropIntrinsicEnv() {
