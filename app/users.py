@@ -19,7 +19,8 @@ from app.validation import (
 bp = Blueprint("users", __name__)
 
 ALLOW_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-CORS_PATHS = frozenset({"/userSignUp", "/userDetails"})
+# The API, and its description (for an OpenAPI tool running on another origin).
+CORS_PATHS = frozenset({"/userSignUp", "/userDetails", "/openapi.json"})
 PREFLIGHT_MAX_AGE = {"Access-Control-Max-Age": "86400"}
 SIGN_UP_PREFLIGHT = {
     **ALLOW_ANY_ORIGIN,
@@ -132,6 +133,14 @@ def sign_up():
 @bp.route("/userSignUp", methods=["OPTIONS"])
 def sign_up_preflight():
     return "", 204, SIGN_UP_PREFLIGHT
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    # Imported here: the document is built on the first request for it, not at cold start.
+    from app.openapi import document
+
+    return document()
 
 
 @bp.after_app_request
