@@ -15,11 +15,20 @@ OPENAPI_YAML = REPO / "openapi.yaml"
 HEADER = "# Generated from app/openapi.py by `make openapi`; do not edit by hand.\n"
 
 
+class Dumper(yaml.SafeDumper):
+    """Writes a value used twice in the document out twice, not as an anchor and alias."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def render() -> str:
     from app.openapi import document
 
     # Key order as written in app/openapi.py; non-ASCII characters as YAML escapes.
-    return HEADER + yaml.safe_dump(document(), sort_keys=False, allow_unicode=False, width=2**16)
+    return HEADER + yaml.dump(
+        document(), Dumper=Dumper, sort_keys=False, allow_unicode=False, width=2**16
+    )
 
 
 def main() -> None:
