@@ -367,7 +367,10 @@ def document() -> Schema:
                             "description": "An HTML page.",
                             "headers": headers("X-Content-Type-Options"),
                             "content": {HTML: {"schema": {"type": "string"}}},
-                        }
+                        },
+                        "304": {
+                            "description": "Not Modified: If-None-Match names the page's ETag."
+                        },
                     },
                 }
             },

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from requests.adapters import HTTPAdapter
 from schemathesis.config import SchemathesisConfig
 from urllib3 import HTTPHeaderDict, HTTPResponse
@@ -28,7 +28,9 @@ from tests.channels import handler_invoke
 from tests.events import EventKind, assert_real_shape, build_event, read_result
 from tests.http_types import HttpRequest
 from tests.offline_server import start_offline
+from tests.test_openapi import served_paths
 
+JSON = "application/json"
 SEED = 20261125
 EXAMPLES = 25  # per operation, in schemathesis' fuzzing phase (examples and coverage add theirs)
 # What `make run` serves, and what API Gateway's default front door sends.
@@ -40,6 +42,10 @@ API_GATEWAY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "P
 CONFIG = SchemathesisConfig.from_dict({"seed": SEED, "generation": {"deterministic": True}})
 # The file clients read; tests/test_openapi.py holds it equal to what the code generates.
 schema = schemathesis.openapi.from_path(OPENAPI_YAML, config=CONFIG)
+if "/" not in served_paths():
+    # The page (GET /) is described but lands with its own branch; until then the app
+    # answers 404 there. tests/test_openapi.py says which described paths are not served.
+    schema = schema.exclude(path="/")
 
 BOUNDED = settings(
     max_examples=EXAMPLES,
@@ -110,8 +116,17 @@ def offline_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def offline_mangles(case: schemathesis.Case) -> bool:
+    """serverless-offline 14 passes a JSON body that parses to false, 0 or null into the v2
+    event as that value, not as text (LambdaProxyIntegrationEventV2.js stringifies only a
+    truthy payload); the handler then refuses the event, as it must ('body' must be a
+    string), in a 400 without the API's CORS header. API Gateway always sends text."""
+    return case.media_type == JSON and case.body in (False, 0, None)
+
+
 @pytest.mark.slow
 @schema.parametrize()
 @BOUNDED
 def test_emulator(case: schemathesis.Case, offline_url: str) -> None:
+    assume(not offline_mangles(case))
     case.call_and_validate(base_url=offline_url)

@@ -1,0 +1,98 @@
+"""The OpenAPI description: generated from the code, committed as openapi.yaml, served at
+GET /openapi.json, valid OpenAPI 3.1, and describing exactly the routes the app serves."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+from app import create_app
+from app.openapi import document
+from app.validation import FORBIDDEN_IN_NAMES, NOT_IN_NAMES
+from scripts.openapi_yaml import OPENAPI_YAML, render
+
+# Flask adds HEAD to every GET route.
+IMPLIED_METHODS = frozenset({"HEAD"})
+# Served by Flask for every app, never by this API's views.
+NOT_DESCRIBED = frozenset({"/static/<path:filename>"})
+
+
+def served_paths() -> dict[str, set[str]]:
+    """Path -> methods, as the app's URL map routes them."""
+    paths: dict[str, set[str]] = {}
+    for rule in create_app({"TESTING": True}).url_map.iter_rules():
+        if rule.rule in NOT_DESCRIBED:
+            continue
+        implied = IMPLIED_METHODS
+        if rule.provide_automatic_options:
+            # Flask's own OPTIONS answer (200, Allow, no body), not a view of this API.
+            implied |= {"OPTIONS"}
+        paths.setdefault(rule.rule, set()).update(
+            method.lower() for method in (rule.methods or ()) if method not in implied
+        )
+    return paths
+
+
+def test_the_committed_openapi_yaml_is_what_the_code_generates() -> None:
+    committed = OPENAPI_YAML.read_text(encoding="utf-8")
+    assert committed == render(), "openapi.yaml is stale: run `make openapi` and commit it"
+
+
+def test_the_committed_file_reads_as_the_document() -> None:
+    assert yaml.safe_load(OPENAPI_YAML.read_text(encoding="utf-8")) == json.loads(
+        json.dumps(document())
+    )
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(json.loads(json.dumps(document())))
+
+
+def test_every_described_operation_is_served_and_every_route_described() -> None:
+    described = {path: set(item) for path, item in document()["paths"].items()}
+    served = served_paths()
+    if "/" not in served:
+        # The page lands with its own branch; until then only it may be missing.
+        described.pop("/")
+    assert described == served
+
+
+def test_get_openapi_json_serves_the_document(client) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.get_json() == json.loads(json.dumps(document()))
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_importing_the_app_does_not_build_the_document() -> None:
+    # Cold start: app/openapi.py is imported by the first GET /openapi.json, not before.
+    import subprocess
+
+    code = "import handler, sys; print('app.openapi' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_the_forbidden_name_ranges_are_unicodes_cc_cf_zl_zp() -> None:
+    """FORBIDDEN_IN_NAMES (one regex in the code, the same class in the spec's patterns) is
+    exactly the README's rule, on this Python's Unicode database."""
+    categories = {"Cc", "Cf", "Zl", "Zp"}
+    expected = [
+        code for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) in categories
+    ]
+    listed = [code for low, high in FORBIDDEN_IN_NAMES for code in range(low, high + 1)]
+    assert listed == expected, unicodedata.unidata_version
+
+
+@pytest.mark.parametrize("code", [0x0, 0x85, 0xAD, 0x200B, 0x202E, 0x2029, 0xFEFF, 0xE0041])
+def test_the_name_regex_refuses_each_kind(code: int) -> None:
+    assert NOT_IN_NAMES.search(f"ki{chr(code)}ng")
