@@ -18,7 +18,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint clean \
+.PHONY: help venv node_modules browser run package invoke-local bench test fuzz lint openapi clean \
 	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
@@ -45,6 +45,7 @@ help:
 	@echo "make run    serve the API on http://localhost:5000"
 	@echo "make test   run the test suite"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
+	@echo "make openapi  regenerate openapi.yaml from app/openapi.py"
 	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
 $(VENV_PY):
@@ -111,6 +112,11 @@ invoke-local: $(STAMP) $(NODE_STAMP)
 # Cold start of the packaged zip, warm cost per invocation, zip size (bench/bench.py).
 bench: package
 	$(VENV_PY) bench/bench.py
+
+# openapi.yaml from app/openapi.py (the spec's one source); commit the result.
+# tests/test_openapi.py fails while the committed file differs from what this writes.
+openapi: $(STAMP)
+	$(VENV_PY) -m scripts.openapi_yaml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

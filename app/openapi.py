@@ -27,6 +27,7 @@ from app.validation import (
     MAX_USERNAME_LENGTH,
     MIN_PASSWORD_LENGTH,
     MULTIPART,
+    REPLACEMENT_CHARACTER,
     SIGNUP_RULES,
     USERNAME_CHARACTERS,
     Rule,
@@ -94,12 +95,20 @@ def field_ref(rule: Rule, *, nullable: bool) -> Schema:
     return ref
 
 
-def fields_schema(rules: tuple[Rule, ...], *, nullable: bool) -> Schema:
+# werkzeug decodes multipart parts with errors="replace", so a U+FFFD there may stand for
+# bytes that were not UTF-8; multipart_fields() refuses it rather than guess.
+MULTIPART_TEXT = {"pattern": f"^[^{character_class(((ord(REPLACEMENT_CHARACTER),) * 2,))}]*$"}
+
+
+def fields_schema(rules: tuple[Rule, ...], *, nullable: bool, multipart: bool = False) -> Schema:
     """An object of the rules' fields. Other fields are ignored, a repeated one too, unless
     a rule reads it (then 400). In JSON, null means "not given"."""
+    properties = {rule.name: field_ref(rule, nullable=nullable) for rule in rules}
+    if multipart:
+        properties = {name: {"allOf": [ref, MULTIPART_TEXT]} for name, ref in properties.items()}
     return {
         "type": "object",
-        "properties": {rule.name: field_ref(rule, nullable=nullable) for rule in rules},
+        "properties": properties,
         "required": [rule.name for rule in rules if rule.required],
     }
 
@@ -226,12 +235,11 @@ def account_problems() -> dict[str, Schema]:
 
 
 def request_body(rules: tuple[Rule, ...]) -> Schema:
-    form = fields_schema(rules, nullable=False)
     return {
         "required": True,
         "content": {
-            FORM: {"schema": form},
-            MULTIPART: {"schema": form},
+            FORM: {"schema": fields_schema(rules, nullable=False)},
+            MULTIPART: {"schema": fields_schema(rules, nullable=False, multipart=True)},
             JSON: {"schema": fields_schema(rules, nullable=True)},
         },
     }

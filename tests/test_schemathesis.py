@@ -32,7 +32,7 @@ from tests.test_openapi import served_paths
 
 JSON = "application/json"
 SEED = 20261125
-EXAMPLES = 25  # per operation, in schemathesis' fuzzing phase (examples and coverage add theirs)
+EXAMPLES = 50  # per operation, in schemathesis' fuzzing phase (examples and coverage add theirs)
 # What `make run` serves, and what API Gateway's default front door sends.
 KIND: EventKind = "http_api_v2"
 LAMBDA_ORIGIN = "https://lambda.invalid"
