@@ -45,7 +45,7 @@ help:
 	@echo "make run    serve the API on http://localhost:5000"
 	@echo "make test   run the test suite"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
-	@echo "make openapi  regenerate openapi.yaml from app/openapi.py"
+	@echo "make openapi  regenerate openapi.yaml and app/openapi.json (scripts/openapi.py)"
 	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
 $(VENV_PY):
@@ -113,10 +113,10 @@ invoke-local: $(STAMP) $(NODE_STAMP)
 bench: package
 	$(VENV_PY) bench/bench.py
 
-# openapi.yaml from app/openapi.py (the spec's one source); commit the result.
-# tests/test_openapi.py fails while the committed file differs from what this writes.
+# openapi.yaml and app/openapi.json from scripts/openapi.py (the spec's one source, built
+# from app/'s rules); commit both. tests/test_openapi.py fails while either is stale.
 openapi: $(STAMP)
-	$(VENV_PY) -m scripts.openapi_yaml
+	$(VENV_PY) -m scripts.openapi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

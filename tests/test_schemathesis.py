@@ -23,7 +23,7 @@ from requests.adapters import HTTPAdapter
 from schemathesis.config import SchemathesisConfig
 from urllib3 import HTTPHeaderDict, HTTPResponse
 
-from scripts.openapi_yaml import OPENAPI_YAML
+from scripts.openapi import OPENAPI_YAML
 from tests.channels import handler_invoke
 from tests.events import EventKind, assert_real_shape, build_event, read_result
 from tests.http_types import HttpRequest
