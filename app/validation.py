@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -72,8 +73,17 @@ def character_class(ranges: Iterable[tuple[int, int]]) -> str:
     return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
 
 
-NOT_IN_NAMES = re.compile(f"[{character_class(FORBIDDEN_IN_NAMES)}]")
+# The usual name is ASCII: a small class compiled at import checks it; the full class is
+# compiled on the first name that is not (a cold start does not pay for it).
+ASCII_NOT_IN_NAMES = re.compile(
+    f"[{character_class((low, min(high, 0x7F)) for low, high in FORBIDDEN_IN_NAMES if low < 0x80)}]"
+)
 SURROGATES = re.compile(f"[{character_class((SURROGATE_RANGE,))}]")
+
+
+@functools.cache
+def not_in_names() -> re.Pattern[str]:
+    return re.compile(f"[{character_class(FORBIDDEN_IN_NAMES)}]")
 
 
 def check_username(value: str) -> str | None:
@@ -85,7 +95,8 @@ def check_username(value: str) -> str | None:
 def check_name(value: str) -> str | None:
     if not 1 <= len(value) <= MAX_NAME_LENGTH:
         return f"must be 1-{MAX_NAME_LENGTH} characters"
-    if NOT_IN_NAMES.search(value):
+    forbidden = ASCII_NOT_IN_NAMES if value.isascii() else not_in_names()
+    if forbidden.search(value):
         return "must not contain control, format or line-separator characters"
     if value.isspace():
         return "must not be only whitespace"

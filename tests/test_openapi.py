@@ -12,7 +12,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from app import create_app
-from app.validation import FORBIDDEN_IN_NAMES, NOT_IN_NAMES
+from app.validation import ASCII_NOT_IN_NAMES, FORBIDDEN_IN_NAMES, check_name
 from scripts.openapi import OPENAPI_JSON, OPENAPI_YAML, document, render_json, render_yaml
 
 # Flask adds HEAD to every GET route.
@@ -88,5 +88,12 @@ def test_the_forbidden_name_ranges_are_unicodes_cc_cf_zl_zp() -> None:
 
 
 @pytest.mark.parametrize("code", [0x0, 0x85, 0xAD, 0x200B, 0x202E, 0x2029, 0xFEFF, 0xE0041])
-def test_the_name_regex_refuses_each_kind(code: int) -> None:
-    assert NOT_IN_NAMES.search(f"ki{chr(code)}ng")
+def test_a_name_with_any_kind_of_forbidden_character_is_refused(code: int) -> None:
+    assert check_name(f"ki{chr(code)}ng") is not None
+    assert check_name(f"k\u00f6{chr(code)}ng") is not None  # the non-ASCII path
+
+
+def test_the_ascii_class_is_the_ascii_part_of_the_ranges() -> None:
+    ascii_forbidden = [code for code in range(0x80) if ASCII_NOT_IN_NAMES.search(chr(code))]
+    listed = [code for low, high in FORBIDDEN_IN_NAMES for code in range(low, high + 1)]
+    assert ascii_forbidden == [code for code in listed if code < 0x80]
