@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from werkzeug.wrappers import Request
 
+from app import DEFAULT_MAX_BODY_BYTES
 from app.auth import CHALLENGE
-from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS
+from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
 from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
     ACCEPTED_BODY_TYPES,
@@ -171,7 +173,12 @@ def problem_response(status: int, description: str, *header_names: str) -> Schem
                 "schema": {
                     "allOf": [
                         {"$ref": "#/components/schemas/Problem"},
-                        {"properties": {"status": {"const": status}}},
+                        {
+                            "properties": {
+                                "status": {"const": status},
+                                "title": {"const": status_title(status)},
+                            }
+                        },
                     ]
                 }
             }
@@ -207,8 +214,8 @@ def common_problems(*header_names: str) -> dict[str, Schema]:
 
 BODY_PROBLEMS = {
     "413": (
-        "The body is larger than MAX_BODY_BYTES (64 KiB by default), or a multipart body"
-        " has more than 1000 parts."
+        f"The body is larger than MAX_BODY_BYTES ({DEFAULT_MAX_BODY_BYTES} bytes by default),"
+        f" or a multipart body has more than {Request.max_form_parts} parts."
     ),
     "415": "The Content-Type is none of the accepted body types.",
 }
@@ -268,7 +275,10 @@ def preflight(answer: dict[str, str]) -> Schema:
                 "description": "What a browser on another origin may send.",
                 "headers": {
                     **headers("X-Content-Type-Options"),
-                    **{name: const_header(value, "") for name, value in answer.items()},
+                    **{
+                        name: const_header(value, "The preflight's answer.")
+                        for name, value in answer.items()
+                    },
                 },
             }
         },
