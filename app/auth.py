@@ -35,8 +35,7 @@ def unauthorized(detail: str) -> Problem:
 
 def credentials_required() -> Problem:
     return unauthorized(
-        "This account is protected: send its username and password"
-        " with HTTP Basic authentication."
+        "This account is protected: send its username and password with HTTP Basic authentication."
     )
 
 
