@@ -128,7 +128,8 @@ test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
 
 # Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py \
+	  tests/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance .cache/mypy
