@@ -47,7 +47,7 @@ from app.validation import (
 Schema = dict[str, Any]
 HTML = "text/html"
 SUCCESS_BODIES = ("Success", "<h1>Success</h1>")
-# Lone surrogates (a JSON \\ud800 escape) are refused in every field too; no pattern says so,
+# Lone surrogates (a JSON \ud800 escape) are refused in every field too; no pattern says so,
 # because generators and validators outside Python cannot handle them in a class.
 NAME_FORBIDDEN = character_class(FORBIDDEN_IN_NAMES)
 # Python's \s is str.isspace(); ECMA-262's \s differs from it only on characters that
@@ -148,7 +148,10 @@ HEADERS = {
     "Cache-Control": const_header(
         "no-store", "Personal data, or an answer that depends on credentials."
     ),
-    "Vary": header("The success body depends on Accept.", {"type": "string", "pattern": "Accept"}),
+    "Vary": header(
+        "The success body depends on Accept.",
+        {"type": "string", "pattern": "(^|,)\\s*Accept\\s*(,|$)"},
+    ),
     "WWW-Authenticate": const_header(CHALLENGE["WWW-Authenticate"], "HTTP Basic."),
     "Accept-Post": const_header(", ".join(ACCEPTED_BODY_TYPES), "The accepted body types."),
     "Retry-After": const_header(str(RETRY_AFTER_SECONDS), "Seconds to wait."),
