@@ -23,7 +23,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv node_modules browser run reset package invoke-local bench test fuzz lint clean \
+.PHONY: help venv node_modules browser run reset package invoke-local bench test fuzz lint openapi \
+	clean \
 	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
@@ -54,7 +55,7 @@ EVENT ?= tests/events/http_api_v2.json
 # node or npm, a PYTHON or .venv that is not 3.12, or a taken port stops make with one line that
 # says what to do. Each check runs only for the goals that need it.
 NODE_GOALS := run test package deploy info logs remove invoke-local bench node_modules
-VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint fuzz
+VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint fuzz openapi
 PYTHON_GIVEN := $(if $(filter command line environment,$(origin PYTHON)),1,0)
 # A venv is about to be built from PYTHON: .venv is missing, or make test needs checkov's.
 PYTHON_NEEDED := $(if $(wildcard $(VENV_PY)),$(if $(and $(filter test,$(MAKECMDGOALS)),\
@@ -75,6 +76,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make reset  delete local data (instance/*.sqlite3, .data/); keeps .venv and node_modules"
 	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
+	@echo "make openapi  regenerate openapi.yaml and app/openapi.json (scripts/openapi.py)"
 	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
 # PYTHON was checked by the preflight above.
@@ -149,6 +151,11 @@ invoke-local: $(STAMP) $(NODE_STAMP)
 bench: package
 	$(VENV_PY) bench/bench.py
 
+# openapi.yaml and app/openapi.json from scripts/openapi.py (the spec's one source, built
+# from app/'s rules); commit both. tests/test_openapi.py fails while either is stale.
+openapi: $(STAMP)
+	$(VENV_PY) -m scripts.openapi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -159,7 +166,8 @@ test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
 
 # Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py \
+	  tests/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance .cache/mypy

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 from flask import Blueprint, Response, make_response, request
 
 from app.auth import credentials_required, owner_hash
@@ -18,8 +21,11 @@ from app.validation import (
 
 bp = Blueprint("users", __name__)
 
+OPENAPI_JSON = Path(__file__).with_name("openapi.json")
+
 ALLOW_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-CORS_PATHS = frozenset({"/userSignUp", "/userDetails"})
+# The API, and its description (for an OpenAPI tool running on another origin).
+CORS_PATHS = frozenset({"/userSignUp", "/userDetails", "/openapi.json"})
 PREFLIGHT_MAX_AGE = {"Access-Control-Max-Age": "86400"}
 SIGN_UP_PREFLIGHT = {
     **ALLOW_ANY_ORIGIN,
@@ -132,6 +138,17 @@ def sign_up():
 @bp.route("/userSignUp", methods=["OPTIONS"])
 def sign_up_preflight():
     return "", 204, SIGN_UP_PREFLIGHT
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return Response(openapi_json(), content_type="application/json; charset=utf-8")
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    # Written by `make openapi` (scripts/openapi.py); read on the first request for it.
+    return OPENAPI_JSON.read_bytes()
 
 
 @bp.after_app_request

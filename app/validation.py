@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,31 +22,81 @@ ACCEPTED_BODY_TYPES = (FORM, MULTIPART, JSON)
 SIMPLE_BODY_TYPES = frozenset({FORM, MULTIPART, "text/plain"})
 REPLACEMENT_CHARACTER = "\ufffd"
 
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+USERNAME_CHARACTERS = "A-Za-z0-9_.@-"  # a regular expression character class's body
+MAX_USERNAME_LENGTH = 64
+USERNAME_PATTERN = re.compile(f"[{USERNAME_CHARACTERS}]{{1,{MAX_USERNAME_LENGTH}}}")
+MAX_NAME_LENGTH = 100
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
-ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
-# Controls (Cc: C0 and C1), format characters (Cf: zero-width, BOM, tags and the
-# bidirectional overrides that make a name display as something else in logs, terminals
-# and admin pages), and line and paragraph separators (Zl, Zp).
-FORBIDDEN_IN_NAMES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# Code points refused in names: controls (Cc: C0 and C1), format characters (Cf: zero-width,
+# BOM, tags and the bidirectional overrides that make a name display as something else in
+# logs, terminals and admin pages), and line and paragraph separators (Zl, Zp); Unicode 15.0,
+# Python 3.12's unicodedata (tests/test_validation.py checks them against it). As ranges, so
+# one regular expression checks a name and the same class goes into the OpenAPI patterns.
+FORBIDDEN_IN_NAMES = (
+    (0x0, 0x1F),
+    (0x7F, 0x9F),
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
 # JSON's \ud800-style escapes decode to lone surrogates, which no UTF-8 store accepts.
-SURROGATES = re.compile(r"[\ud800-\udfff]")
+SURROGATE_RANGE = (0xD800, 0xDFFF)
+
+
+def character_class(ranges: Iterable[tuple[int, int]]) -> str:
+    """The body of a regular expression class for ``ranges``, read alike by Python's re and
+    ECMA-262 (JSON Schema's dialect): BMP code points as \\uXXXX escapes, others as
+    themselves (ECMA-262 has no \\U escape)."""
+
+    def one(code: int) -> str:
+        return f"\\u{code:04X}" if code <= 0xFFFF else chr(code)
+
+    return "".join(one(a) if a == b else f"{one(a)}-{one(b)}" for a, b in ranges)
+
+
+# The usual name is ASCII: a small class compiled at import checks it; the full class is
+# compiled on the first name that is not (a cold start does not pay for it).
+ASCII_NOT_IN_NAMES = re.compile(
+    f"[{character_class((low, min(high, 0x7F)) for low, high in FORBIDDEN_IN_NAMES if low < 0x80)}]"
+)
+SURROGATES = re.compile(f"[{character_class((SURROGATE_RANGE,))}]")
+
+
+@functools.cache
+def not_in_names() -> re.Pattern[str]:
+    return re.compile(f"[{character_class(FORBIDDEN_IN_NAMES)}]")
 
 
 def check_username(value: str) -> str | None:
     if USERNAME_PATTERN.fullmatch(value):
         return None
-    return "must be 1-64 characters from A-Z, a-z, 0-9 and _ . @ -"
+    return f"must be 1-{MAX_USERNAME_LENGTH} characters from A-Z, a-z, 0-9 and _ . @ -"
 
 
 def check_name(value: str) -> str | None:
-    if not 1 <= len(value) <= 100:
-        return "must be 1-100 characters"
-    if value.isascii():  # the usual case: one regex instead of a lookup per character
-        if ASCII_CONTROLS.search(value):
-            return "must not contain control, format or line-separator characters"
-    elif any(unicodedata.category(c) in FORBIDDEN_IN_NAMES for c in value):
+    if not 1 <= len(value) <= MAX_NAME_LENGTH:
+        return f"must be 1-{MAX_NAME_LENGTH} characters"
+    forbidden = ASCII_NOT_IN_NAMES if value.isascii() else not_in_names()
+    if forbidden.search(value):
         return "must not contain control, format or line-separator characters"
     if value.isspace():
         return "must not be only whitespace"
@@ -83,7 +133,23 @@ def invalid(field: str, message: str) -> Problem:
     return Problem(400, f"'{field}' {message}.", field=field)
 
 
-def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str, str | None]:
+class Fields(dict[str, Any]):
+    """A body's or query's fields by name (the first value of each), and the names given
+    more than once: refused when a rule reads them, ignored like any unknown field otherwise."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]] = ()) -> None:
+        super().__init__()
+        self.repeated: set[str] = set()
+        for key, value in pairs:
+            if key in self:
+                self.repeated.add(key)
+            else:
+                self[key] = value
+
+
+def validate(fields: Fields, rules: tuple[Rule, ...]) -> dict[str, str | None]:
     """Return every rule's field (None when optional and absent); unknown fields are ignored.
 
     An empty optional field counts as absent: an HTML form sends `firstname=` for a field
@@ -91,6 +157,9 @@ def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str,
     """
     valid: dict[str, str | None] = {}
     for rule in rules:
+        if rule.name in fields.repeated:
+            # Two values for one field: refuse to guess which the client meant.
+            raise invalid(rule.name, "is given more than once")
         value = fields.get(rule.name)
         if value == "" and not rule.required:
             value = None
@@ -110,22 +179,11 @@ def validate(fields: Mapping[str, object], rules: tuple[Rule, ...]) -> dict[str,
     return valid
 
 
-def unique_fields(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
-    """Key/value pairs (form, query or JSON object) as a dict, refusing repeated keys."""
-    fields: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in fields:
-            # Two values for one field: refuse to guess which the client meant.
-            raise invalid(key, "is given more than once")
-        fields[key] = value
-    return fields
+def query_fields() -> Fields:
+    return Fields(request.args.items(multi=True))
 
 
-def query_fields() -> dict[str, str]:
-    return unique_fields(list(request.args.items(multi=True)))
-
-
-def body_fields() -> Mapping[str, object]:
+def body_fields() -> Fields:
     """The POST body as a flat str->str mapping, whatever its accepted content type."""
     mimetype = request.mimetype
     if mimetype == FORM:
@@ -144,12 +202,12 @@ def body_fields() -> Mapping[str, object]:
     )
 
 
-def multipart_fields() -> dict[str, str]:
+def multipart_fields() -> Fields:
     if request.files:
         # A file part is not a field: dropping it would, say, turn a password sent with
         # `curl -F password=@file` into an open account.
         raise invalid(next(iter(request.files)), "must be a form field, not a file upload")
-    fields = unique_fields(list(request.form.items(multi=True)))
+    fields = Fields(request.form.items(multi=True))
     for name, value in fields.items():
         if REPLACEMENT_CHARACTER in value:
             # werkzeug decodes parts with errors="replace": undecodable bytes arrive as
@@ -158,7 +216,7 @@ def multipart_fields() -> dict[str, str]:
     return fields
 
 
-def form_fields(raw: bytes) -> dict[str, str]:
+def form_fields(raw: bytes) -> Fields:
     try:
         # werkzeug would silently keep undecodable bytes as replacement text;
         # strict decoding turns a garbled form into a clear 400 instead.
@@ -167,21 +225,23 @@ def form_fields(raw: bytes) -> dict[str, str]:
         )
     except UnicodeDecodeError as exc:
         raise Problem(400, f"The form body is not valid UTF-8: {exc.reason}.") from exc
-    return unique_fields(pairs)
+    return Fields(pairs)
 
 
-def json_fields(raw: bytes) -> dict[str, object]:
+def json_fields(raw: bytes) -> Fields:
     try:
         text = raw.decode("utf-8")  # RFC 8259: JSON exchanged between systems is UTF-8
     except UnicodeDecodeError as exc:
         raise Problem(400, f"The JSON body is not valid UTF-8: {exc.reason}.") from exc
     try:
-        document = json.loads(text, object_pairs_hook=unique_fields)
+        document = json.loads(text, object_pairs_hook=Fields)
     except ValueError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}.") from exc
     except RecursionError:
         raise Problem(400, "The JSON body is nested too deeply.") from None
-    if not isinstance(document, dict):
+    if not isinstance(document, Fields):
         raise Problem(400, "The JSON body must be an object of string fields.")
     # null means "not given"; other non-string values are rejected by validate().
-    return {key: value for key, value in document.items() if value is not None}
+    given = Fields((key, value) for key, value in document.items() if value is not None)
+    given.repeated = document.repeated
+    return given

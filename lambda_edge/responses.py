@@ -66,8 +66,16 @@ def plain_result(status: int, content_type: str, body: str) -> LambdaResponse:
     """A text response built without the app (a problem for a rejected event)."""
     return {
         "statusCode": status,
-        # As on every answer the app gives (app/users.py): never sniffed as something else.
-        "headers": {"Content-Type": content_type, "X-Content-Type-Options": "nosniff"},
+        "headers": {
+            "Content-Type": content_type,
+            # As on every answer the app gives (app/users.py): never sniffed as something else.
+            "X-Content-Type-Options": "nosniff",
+            # As on every answer of the API's paths (openapi.yaml): a browser on another
+            # origin can read why its request was refused, and no cache keeps the refusal.
+            # The edge knows no routes, so it says so on every path; nothing here is private.
+            "Access-Control-Allow-Origin": "*",
+            "Cache-Control": "no-store",
+        },
         "body": body,
         "isBase64Encoded": False,
     }

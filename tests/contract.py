@@ -251,6 +251,35 @@ CASES: tuple[Case, ...] = (
         form_post("/userDetails", "username={user}&lastname=a&lastname=b"),
         problem(400, "'lastname' is given more than once.", "lastname"),
     ),
+    # Unknown fields are ignored, repeated or not (schemathesis sends such forms); only a
+    # field a rule reads is refused when given twice.
+    Case(
+        "details: an unknown form field given twice is ignored",
+        form_post("/userDetails", "username={user}&lastname=king&nick=a&nick=b"),
+        SUCCESS_201,
+    ),
+    Case(
+        "details: an unknown JSON key given twice is ignored",
+        raw_json_post(
+            "/userDetails", b'{"username": "{user}", "lastname": "king", "x": 1, "x": [2]}'
+        ),
+        SUCCESS_201,
+    ),
+    Case(
+        "details: an unknown query parameter given twice is ignored",
+        HttpRequest(
+            "GET",
+            "/userDetails",
+            query=(("username", "{user}"), ("page", "1"), ("page", "2")),
+            headers=(CURL_ACCEPT,),
+        ),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": "king"},
+            headers={"Content-Type": JSON_UTF8, **NO_STORE, **CORS},
+        ),
+        setup=(form_post("/userDetails", SEED_DETAILS),),
+    ),
     Case(
         "details: form that is not UTF-8",
         form_post("/userDetails", "username={user}&lastname=%FF%FE"),
