@@ -41,6 +41,17 @@ from lambda_edge import (
 if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
     serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)
 
+
+class AppResponse(serverless_wsgi.Response):
+    """serverless-wsgi rebuilds the app's answer as a werkzeug Response, whose default
+    mimetype would add `Content-Type: text/plain` to an answer that has none, such as a 304
+    (werkzeug drops it there on purpose: a cache would apply it to the stored page)."""
+
+    default_mimetype = None
+
+
+serverless_wsgi.Response = AppResponse
+
 try:
     # Created once per container, at init, so warm invocations pay nothing for it.
     app = create_app()

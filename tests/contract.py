@@ -9,12 +9,14 @@ channel can share one store.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from tests.http_types import HttpRequest, HttpResponse
@@ -163,6 +165,38 @@ NEEDS_CREDENTIALS = (
 def unauthorized(detail: str) -> Expect:
     return problem(401, detail, headers={**CHALLENGE, **NO_STORE})
 
+
+# GET / (app/page.py): the page's files, served byte for byte, never from a cache without
+# asking (ETag: the content's SHA-1, as werkzeug computes it), and never in a frame.
+PAGE_DIR = Path(__file__).resolve().parent.parent / "app" / "page"
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:;"
+    " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_SECURITY = {
+    "Content-Security-Policy": PAGE_POLICY,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def page_file(name: str, content_type: str, **headers: str) -> Expect:
+    content = (PAGE_DIR / name).read_bytes()
+    return Expect(
+        200,
+        content,
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": "no-cache",
+            "ETag": '"' + hashlib.sha1(content).hexdigest() + '"',
+            **headers,
+        },
+        # Not an API answer: no other origin may read it.
+        absent=("Access-Control-Allow-Origin",),
+    )
+
+
+PAGE = page_file("index.html", HTML, **PAGE_SECURITY)
 
 SEED_DETAILS = "username={user}&firstname=john&lastname=king"
 SEED_SIGNUP = "username={user}&firstname=john"
@@ -659,6 +693,43 @@ CASES: tuple[Case, ...] = (
             "A request without a Content-Type is not supported; send"
             " application/x-www-form-urlencoded, multipart/form-data, application/json.",
             headers=CORS,
+        ),
+    ),
+    # -- the page (GET /) and its two files
+    Case("page: GET / is the HTML page", get("/"), PAGE),
+    Case(
+        "page: its script",
+        get("/page.js"),
+        page_file("page.js", "text/javascript; charset=utf-8"),
+    ),
+    Case(
+        "page: its style sheet",
+        get("/page.css"),
+        page_file("page.css", "text/css; charset=utf-8"),
+    ),
+    Case(
+        "page: revalidating with the current ETag is a 304 without a body",
+        get("/", **{"If-None-Match": PAGE.headers["ETag"]}),
+        Expect(
+            304,
+            b"",
+            headers={k: v for k, v in PAGE.headers.items() if k != "Content-Type"},
+            absent=("Content-Type", "Access-Control-Allow-Origin"),
+        ),
+    ),
+    Case(
+        "page: an ETag of another version gets the page",
+        get("/", **{"If-None-Match": '"0000000000000000000000000000000000000000"'}),
+        PAGE,
+    ),
+    Case(
+        "page: POST / is a 405",
+        form_post("/", SEED_SIGNUP),
+        problem(
+            405,
+            "Method POST is not allowed on /; allowed: GET, HEAD, OPTIONS.",
+            headers={"Allow": "GET, HEAD, OPTIONS"},
+            cors=False,
         ),
     ),
     # -- everything else
