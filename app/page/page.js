@@ -74,7 +74,10 @@ form.addEventListener("submit", async (event) => {
   show("pending", "Sending…", "");
   try {
     const [url, init] = request(event.submitter.value);
-    show(...await describe(await fetch(url, init)));
+    // "omit": only the Authorization header set above. Otherwise a 401 for a protected
+    // account pops up the browser's own login prompt instead of showing the problem, and
+    // credentials the browser holds from that prompt would be sent unasked.
+    show(...await describe(await fetch(url, {...init, credentials: "omit"})));
   } catch (error) {
     show("error", "The request failed", String(error));
   }
