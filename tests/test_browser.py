@@ -546,7 +546,7 @@ def test_page_reload_revalidates_its_files(own_page: BrowserApp, api: str) -> No
 def test_page_refuses_to_be_framed(new_context: NewContext, site: StaticSite, api: str) -> None:
     page = new_context().new_page()
     refusal = "violates the following Content Security Policy directive: \"frame-ancestors 'none'\""
-    with page.expect_console_message(lambda message: refusal in message.text):
+    with page.expect_console_message(lambda message: refusal in message.text, timeout=5000):
         page.goto(f"{site.origin}/frame?src={api}/")
     # Chromium shows its own error page in the frame instead of the API's page.
     assert [frame.url for frame in page.frames] == [

@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.events import build_event
+from tests.http_types import HttpRequest
 from tests.net import free_port, like_a_terminal
 from tests.offline_server import (
     OfflineError,
@@ -146,6 +148,16 @@ def test_zip_holds_our_code_and_nothing_else_of_the_repo(entries: dict[str, byte
     assert not [name for name in entries if name.endswith((".sqlite3", ".db", ".pyo"))]
     for name in ("serverless.yml", "package.json", "Makefile", "requirements.txt", ".npmrc"):
         assert name not in entries
+
+
+# GET / (app/page.py) reads these at run time. own_data_files() finds whatever app/ holds;
+# this names them, so a page moved out of app/ (outside the zip's patterns) fails here.
+PAGE_FILES = ("app/page/index.html", "app/page/page.js", "app/page/page.css")
+
+
+def test_zip_ships_the_page_byte_for_byte(entries: dict[str, bytes]) -> None:
+    for name in PAGE_FILES:
+        assert entries.get(name) == (ROOT / name).read_bytes(), name
 
 
 def test_zip_holds_exactly_the_pinned_runtime_dependencies(entries: dict[str, bytes]) -> None:
@@ -324,6 +336,39 @@ def test_argon2_runs_from_the_zip_without_cffis_build_time_half(
     for name in ("argon2", "_argon2_cffi_bindings", "_cffi_backend"):
         assert origins[name] and origins[name].startswith(str(root)), (name, origins)
     assert origins["cffi"] is None and origins["pycparser"] is None
+
+
+PAGE_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import handler
+print(json.dumps([handler.handler(event, None) for event in json.loads(sys.argv[2])]))
+"""
+
+
+def test_page_is_served_from_the_unpacked_zip(package: Build, tmp_path: Path) -> None:
+    root = extracted(package, tmp_path)
+    paths = ("/", "/page.js", "/page.css")
+    events = [
+        build_event("http_api_v2", HttpRequest("GET", path), base64_body=None) for path in paths
+    ]
+    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(VENV_PYTHON), "-S", "-c", PAGE_PROBE, str(root), json.dumps(events)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    responses = json.loads(result.stdout.strip().splitlines()[-1])
+    for path, response in zip(paths, responses, strict=True):
+        name = "app/page/" + (path.lstrip("/") or "index.html")
+        assert response["statusCode"] == 200, (path, response)
+        assert response["isBase64Encoded"] is False, path
+        assert response["body"].encode() == (ROOT / name).read_bytes(), path
 
 
 # --- osls invoke local ----------------------------------------------------------------------
