@@ -166,37 +166,35 @@ def unauthorized(detail: str) -> Expect:
     return problem(401, detail, headers={**CHALLENGE, **NO_STORE})
 
 
-# GET / (app/page.py): the page's files, served byte for byte, never from a cache without
-# asking (ETag: the content's SHA-1, as werkzeug computes it), and never in a frame.
-PAGE_DIR = Path(__file__).resolve().parent.parent / "app" / "page"
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:;"
-    " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+# GET / (app/page.py): the page file served byte for byte, never from a cache without asking
+# (ETag: the content's SHA-1, as werkzeug computes it), never in a frame, and running only
+# its own inline script and style (CSP hashes, as a browser computes them).
+PAGE_CONTENT = (Path(__file__).resolve().parent.parent / "app" / "page.html").read_bytes()
+
+
+def inline_hash(element: str) -> str:
+    (text,) = re.findall(rf"<{element}>(.*?)</{element}>", PAGE_CONTENT.decode(), re.S)
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+PAGE = Expect(
+    200,
+    PAGE_CONTENT,
+    headers={
+        "Content-Type": HTML,
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src {inline_hash('script')};"
+            f" style-src {inline_hash('style')}; img-src data:; connect-src 'self';"
+            " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+        "ETag": '"' + hashlib.sha1(PAGE_CONTENT).hexdigest() + '"',
+    },
+    # Not an API answer: no other origin may read it.
+    absent=("Access-Control-Allow-Origin",),
 )
-PAGE_SECURITY = {
-    "Content-Security-Policy": PAGE_POLICY,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-def page_file(name: str, content_type: str, **headers: str) -> Expect:
-    content = (PAGE_DIR / name).read_bytes()
-    return Expect(
-        200,
-        content,
-        headers={
-            "Content-Type": content_type,
-            "Cache-Control": "no-cache",
-            "ETag": '"' + hashlib.sha1(content).hexdigest() + '"',
-            **headers,
-        },
-        # Not an API answer: no other origin may read it.
-        absent=("Access-Control-Allow-Origin",),
-    )
-
-
-PAGE = page_file("index.html", HTML, **PAGE_SECURITY)
 
 SEED_DETAILS = "username={user}&firstname=john&lastname=king"
 SEED_SIGNUP = "username={user}&firstname=john"
@@ -695,18 +693,8 @@ CASES: tuple[Case, ...] = (
             headers=CORS,
         ),
     ),
-    # -- the page (GET /) and its two files
+    # -- the page (GET /)
     Case("page: GET / is the HTML page", get("/"), PAGE),
-    Case(
-        "page: its script",
-        get("/page.js"),
-        page_file("page.js", "text/javascript; charset=utf-8"),
-    ),
-    Case(
-        "page: its style sheet",
-        get("/page.css"),
-        page_file("page.css", "text/css; charset=utf-8"),
-    ),
     Case(
         "page: revalidating with the current ETag is a 304 without a body",
         get("/", **{"If-None-Match": PAGE.headers["ETag"]}),

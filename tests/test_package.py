@@ -150,14 +150,13 @@ def test_zip_holds_our_code_and_nothing_else_of_the_repo(entries: dict[str, byte
         assert name not in entries
 
 
-# GET / (app/page.py) reads these at run time. own_data_files() finds whatever app/ holds;
-# this names them, so a page moved out of app/ (outside the zip's patterns) fails here.
-PAGE_FILES = ("app/page/index.html", "app/page/page.js", "app/page/page.css")
+# GET / (app/page.py) reads it at run time. own_data_files() finds whatever app/ holds; this
+# names it, so a page moved out of app/ (outside the zip's patterns) fails here.
+PAGE_FILE = "app/page.html"
 
 
 def test_zip_ships_the_page_byte_for_byte(entries: dict[str, bytes]) -> None:
-    for name in PAGE_FILES:
-        assert entries.get(name) == (ROOT / name).read_bytes(), name
+    assert entries.get(PAGE_FILE) == (ROOT / PAGE_FILE).read_bytes()
 
 
 def test_zip_holds_exactly_the_pinned_runtime_dependencies(entries: dict[str, bytes]) -> None:
@@ -342,20 +341,17 @@ PAGE_PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import handler
-print(json.dumps([handler.handler(event, None) for event in json.loads(sys.argv[2])]))
+print(json.dumps(handler.handler(json.loads(sys.argv[2]), None)))
 """
 
 
 def test_page_is_served_from_the_unpacked_zip(package: Build, tmp_path: Path) -> None:
     root = extracted(package, tmp_path)
-    paths = ("/", "/page.js", "/page.css")
-    events = [
-        build_event("http_api_v2", HttpRequest("GET", path), base64_body=None) for path in paths
-    ]
+    event = build_event("http_api_v2", HttpRequest("GET", "/"), base64_body=None)
     env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
-        [str(VENV_PYTHON), "-S", "-c", PAGE_PROBE, str(root), json.dumps(events)],
+        [str(VENV_PYTHON), "-S", "-c", PAGE_PROBE, str(root), json.dumps(event)],
         capture_output=True,
         text=True,
         env=env,
@@ -363,12 +359,11 @@ def test_page_is_served_from_the_unpacked_zip(package: Build, tmp_path: Path) ->
         timeout=60,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    responses = json.loads(result.stdout.strip().splitlines()[-1])
-    for path, response in zip(paths, responses, strict=True):
-        name = "app/page/" + (path.lstrip("/") or "index.html")
-        assert response["statusCode"] == 200, (path, response)
-        assert response["isBase64Encoded"] is False, path
-        assert response["body"].encode() == (ROOT / name).read_bytes(), path
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    assert response["statusCode"] == 200, response
+    assert response["isBase64Encoded"] is False
+    assert response["body"].encode() == (ROOT / PAGE_FILE).read_bytes()
+    assert "script-src 'sha256-" in response["headers"]["Content-Security-Policy"]
 
 
 # --- osls invoke local ----------------------------------------------------------------------
