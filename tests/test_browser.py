@@ -356,6 +356,9 @@ CROSS_SITE_FORM = (
 
 # Chromium logs every 4xx a page receives, navigation or fetch, as a console error.
 FAILED_LOAD = "Failed to load resource: the server responded with a status of"
+# The page is the same app code on every server, and the contract table already runs GET /
+# through every channel: in the browser it is tested against the emulator `make run` serves.
+ON_THE_EMULATOR = pytest.mark.parametrize("api", ["offline"], indirect=True)
 
 
 def submit_form(page: Page, form: str, **fields: str) -> tuple[int, str]:
@@ -408,6 +411,7 @@ def use_fetch_part(page: Page, button: str, **fields: str) -> tuple[Shown, Reque
     return shown, answer.value.request
 
 
+@ON_THE_EMULATOR
 def test_page_loads_within_its_policy(own_page: BrowserApp, api: str) -> None:
     page = own_page.page
     # The fetch part is shown by the page's script: proof that it ran under its CSP hash.
@@ -422,6 +426,7 @@ def test_page_loads_within_its_policy(own_page: BrowserApp, api: str) -> None:
     assert page.evaluate("document.contentType") == "text/html"
 
 
+@ON_THE_EMULATOR
 def test_page_sign_up_form_gets_success_then_the_409(own_page: BrowserApp, api: str) -> None:
     page, user = own_page.page, unique_user()
     status, content_type = submit_form(page, "signup", username=user, firstname="sam")
@@ -441,6 +446,7 @@ def test_page_sign_up_form_gets_success_then_the_409(own_page: BrowserApp, api: 
     }
 
 
+@ON_THE_EMULATOR
 def test_page_details_form_with_browser_held_credentials(
     new_context: NewContext, own_page: BrowserApp, api: str
 ) -> None:
@@ -465,6 +471,7 @@ def test_page_details_form_with_browser_held_credentials(
     )
 
 
+@ON_THE_EMULATOR
 def test_page_fetch_part_shows_success_and_problem_details(own_page: BrowserApp, api: str) -> None:
     page, user = own_page.page, unique_user()
 
@@ -502,6 +509,7 @@ def test_page_fetch_part_shows_success_and_problem_details(own_page: BrowserApp,
     assert len(own_page.console_errors) == 3
 
 
+@ON_THE_EMULATOR
 def test_page_fetch_part_sends_basic_credentials(own_page: BrowserApp, api: str) -> None:
     page, user = own_page.page, unique_user()
     # A non-ASCII password: btoa alone cannot encode it; the page sends UTF-8 (RFC 7617).
@@ -530,6 +538,7 @@ def test_page_fetch_part_sends_basic_credentials(own_page: BrowserApp, api: str)
     assert sent.headers["authorization"] == basic(user, password)["Authorization"]
 
 
+@ON_THE_EMULATOR
 def test_page_revisit_revalidates_it(own_page: BrowserApp, api: str) -> None:
     # Cache-Control: no-cache + ETag: each visit asks again with the ETag, and the unchanged
     # page comes back as a 304 that the browser fills from its cache. Under serverless-offline
@@ -554,6 +563,7 @@ def test_page_revisit_revalidates_it(own_page: BrowserApp, api: str) -> None:
     assert page.is_visible("#api-form")  # its script ran again
 
 
+@ON_THE_EMULATOR
 def test_page_refuses_to_be_framed(new_context: NewContext, site: StaticSite, api: str) -> None:
     page = new_context().new_page()
     refusal = "violates the following Content Security Policy directive: \"frame-ancestors 'none'\""
