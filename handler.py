@@ -42,15 +42,15 @@ if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
     serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)
 
 
-class AppResponse(serverless_wsgi.Response):
+class ResponseWithoutDefaultType(serverless_wsgi.Response):
     """serverless-wsgi rebuilds the app's answer as a werkzeug Response, whose default
-    mimetype would add `Content-Type: text/plain` to an answer that has none, such as a 304
-    (werkzeug drops it there on purpose: a cache would apply it to the stored page)."""
+    mimetype would add `Content-Type: text/plain` to an answer sent without one: a 304, where
+    werkzeug leaves it out because a cache may copy a 304's headers onto the page it holds."""
 
     default_mimetype = None
 
 
-serverless_wsgi.Response = AppResponse
+serverless_wsgi.Response = ResponseWithoutDefaultType
 
 try:
     # Created once per container, at init, so warm invocations pay nothing for it.

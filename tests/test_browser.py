@@ -1,8 +1,8 @@
 """A real browser as the client: Debian's Chromium, headless, driven by Playwright.
 
-First the app's own page (GET /, app/page.py), on the API's origin: its forms posted as a
-browser posts them, its fetch part, and its security and cache headers as Chromium applies
-them. Then a page served from one origin (127.0.0.1:P1) calls the API on another
+First the app's own page (GET /, app/page.py), on the API's origin under serverless-offline:
+its forms posted as a browser posts them, its fetch part, and its security and cache headers
+as Chromium applies them. Then a page served from one origin (127.0.0.1:P1) calls the API on another
 (127.0.0.1:P2) with `fetch`, as a front end would, and the test reads back only what the page
 itself can read: the CORS rules that decide that are the browser's, not ours. The API runs
 under Flask's dev server and under serverless-offline (what `make run` serves). A plain HTML
