@@ -128,6 +128,11 @@ def test_rest_api_routes_only_when_asked() -> None:
         r["Properties"]["PathPart"] for r in resources("rest", "AWS::ApiGateway::Resource").values()
     }
     assert paths == {"{proxy+}", "userSignUp"}
+    # GET / (the page) has a method of its own on the root: {proxy+} does not match "/".
+    root = {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}
+    assert [
+        m["Properties"]["HttpMethod"] for m in methods if m["Properties"]["ResourceId"] == root
+    ] == ["ANY"]
 
 
 def test_alb_event_only_with_a_listener_arn() -> None:
