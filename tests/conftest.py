@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.failure_evidence import save_evidence
 
 # handler.py builds its app at import, from the environment; point it at a
 # throwaway SQLite file before anything imports it.
@@ -35,24 +37,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from app import create_app  # noqa: E402
 
-# Callbacks a fixture registers (item.stash[ON_FAILURE].append(...)) to save evidence, such as
-# a browser screenshot, while the failed test's state still exists: each runs when the call
-# phase fails, before any fixture is torn down, and returns what it saved (a path).
-ON_FAILURE = pytest.StashKey[list[Callable[[], str]]]()
-
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when == "call" and report.failed:
-        for save in item.stash.get(ON_FAILURE, []):
-            try:
-                saved = save()
-            except Exception as error:  # the evidence is a bonus; never mask the failure
-                saved = f"could not save it: {error!r}"
-            report.sections.append(("saved on failure", saved))
+    save_evidence(item, report)  # e.g. browser screenshots (tests/failure_evidence.py)
     return report
 
 

@@ -41,8 +41,8 @@ from playwright.sync_api import (
 
 from app.users import DETAILS_PREFLIGHT
 from tests.channels import dev_server
-from tests.conftest import ON_FAILURE
 from tests.contract import PAGE, unique_user
+from tests.failure_evidence import ON_FAILURE
 from tests.net import HOST
 from tests.offline_server import start_offline
 
@@ -312,8 +312,8 @@ def screenshots_on_failure(
     request: pytest.FixtureRequest, browser: Browser, tmp_path: Path
 ) -> None:
     """On a failed test, a full-page screenshot of every tab still open, in its tmp_path
-    (the path is printed under the failure). Taken from the report hook in conftest.py,
-    while the test's contexts are still open."""
+    (the path is printed under the failure). Taken from the report hook
+    (tests/failure_evidence.py), while the test's contexts are still open."""
 
     def save() -> str:
         paths = []
