@@ -551,7 +551,7 @@ def report(args: argparse.Namespace, local: Local, rows: list[tuple[str, str, st
         (
             "zip size",
             f"{size:,} bytes ({size / 1024 / 1024:.2f} MiB)",
-            f"≤ 1.5 MB {verdict(size <= SIZE_LIMIT)}",
+            f"≤ 1.5 MiB {verdict(size <= SIZE_LIMIT)}",
         )
     )
 
