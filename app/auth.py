@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import time
 from dataclasses import dataclass, field
 
 from flask import request
@@ -20,6 +22,13 @@ from app.validation import MAX_PASSWORD_LENGTH, SIMPLE_BODY_TYPES, USERNAME_PATT
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
 WRONG_CREDENTIALS = "The username or password is wrong."
+# Online guessing: after FREE_FAILURES wrong passwords in a row, each further try must wait
+# FIRST_WAIT seconds after the last wrong one, doubling per failure up to MAX_WAIT; a right
+# password (after the wait) starts over. At most ~4 guesses an hour once the wait is at its
+# cap, while the account's owner is never locked out for longer than MAX_WAIT.
+FREE_FAILURES = 5
+FIRST_WAIT = 30
+MAX_WAIT = 15 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,23 +97,50 @@ def refuse_cross_site_form_write() -> None:
         )
 
 
+def login_wait(failed_logins: int, failed_at: float | None, now: float) -> float:
+    """Seconds until the account takes another password: 0 while guesses are free."""
+    if failed_logins < FREE_FAILURES or failed_at is None:
+        return 0.0
+    wait = min(FIRST_WAIT * 2 ** (failed_logins - FREE_FAILURES), MAX_WAIT)
+    return max(0.0, failed_at + wait - now)
+
+
+def too_many_failures(wait: float) -> Problem:
+    return Problem(
+        429,
+        "Too many wrong passwords for this account; wait before trying again (Retry-After).",
+        headers={"Retry-After": str(math.ceil(wait))},
+    )
+
+
 def verified_hash(user: StoredUser, password: str) -> str | None:
     """The account's current hash if ``password`` is its password, else None.
 
-    A legacy (scrypt) or weaker hash is replaced by argon2id on success; the new hash is
-    returned, so a write conditioned on it matches what is now stored.
+    While the account is waiting out wrong guesses, a 429 (before any hashing: a flood of
+    guesses costs no CPU). A wrong password is counted against the account. A legacy
+    (scrypt) or weaker hash is replaced by argon2id on success; the new hash is returned,
+    so a write conditioned on it matches what is now stored.
     """
     stored = user.password_hash
-    if stored is None or len(password) > MAX_PASSWORD_LENGTH:  # no hashing of huge inputs
+    if stored is None:
         return None
-    if not verify_password(stored, password):
+    now = time.time()
+    wait = login_wait(user.failed_logins, user.failed_at, now)
+    if wait > 0:
+        raise too_many_failures(wait)
+    store = get_store()
+    # No hashing of huge inputs; they count as wrong.
+    if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
+        store.record_failed_login(user.username, stored, now)
         return None
     if needs_rehash(stored):
         from app.passwords import hash_password
 
         upgraded = hash_password(password)
-        get_store().replace_password_hash(user.username, stored, upgraded)
+        store.replace_password_hash(user.username, stored, upgraded)  # also clears failures
         return upgraded
+    if user.failed_logins:
+        store.clear_failed_logins(user.username, stored)
     return stored
 
 

@@ -159,7 +159,7 @@ def add_response_headers(response: Response) -> Response:
     if request.method == "POST" and request.url_rule is not None and response.status_code < 300:
         # The success body depends on Accept (HTML for browsers); caches must know.
         response.vary.add("Accept")
-    if response.status_code in (401, 403) or (
+    if response.status_code in (401, 403, 429) or (
         request.method in ("GET", "HEAD") and request.path == "/userDetails"
     ):
         # Personal data, or an answer that depends on credentials: never stored by a cache.

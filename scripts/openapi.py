@@ -19,7 +19,7 @@ import yaml
 from werkzeug.wrappers import Request
 
 from app import DEFAULT_MAX_BODY_BYTES
-from app.auth import CHALLENGE
+from app.auth import CHALLENGE, FIRST_WAIT, FREE_FAILURES, MAX_WAIT
 from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
 from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
@@ -246,7 +246,23 @@ def account_problems() -> dict[str, Schema]:
             " (Sec-Fetch-Site, or an Origin that is not the API's own) to a protected account.",
             "Cache-Control",
         ),
+        "429": login_wait_response(),
     }
+
+
+def login_wait_response() -> Schema:
+    response = problem_response(
+        429,
+        f"The account had {FREE_FAILURES} or more wrong passwords in a row: no password is"
+        f" checked until {FIRST_WAIT} s after the last wrong one, doubling with each further"
+        f" wrong one up to {MAX_WAIT} s. Retry-After gives the seconds left.",
+        "Cache-Control",
+    )
+    response["headers"]["Retry-After"] = header(
+        "Seconds until the account takes another password.",
+        {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(MAX_WAIT)) - 1}}}$"},
+    )
+    return response
 
 
 def request_body(rules: tuple[Rule, ...]) -> Schema:

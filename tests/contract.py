@@ -45,11 +45,19 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A setup request that must get this (4xx) status: the case depends on its refusal."""
+
+    request: HttpRequest
+    status: int
+
+
+@dataclass(frozen=True)
 class Case:
     name: str
     request: HttpRequest
     expect: Expect
-    setup: tuple[HttpRequest, ...] = ()
+    setup: tuple[HttpRequest | Refused, ...] = ()
 
 
 def form_post(
@@ -153,6 +161,7 @@ OWNER = basic("{user}:" + PASSWORD)
 # A second account, for credentials that are valid but not the target's.
 OTHER_SIGNUP = "username={user}x&password=other-password-1"
 OTHER = basic("{user}x:other-password-1")
+WRONG = basic("{user}:wrong-pw-1")
 PROTECTED_SIGNUP = "username={user}&firstname=john&password=" + PASSWORD
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
 NO_STORE = {"Cache-Control": "no-store"}
@@ -410,6 +419,21 @@ CASES: tuple[Case, ...] = (
         form_post("/userDetails", "username={user}&lastname=king", auth=basic("{user}:wrong-pw-1")),
         unauthorized(WRONG_CREDENTIALS),
         setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        # Then even the right password waits (Retry-After: the seconds left, checked in
+        # tests/test_auth.py): guessing gets no answer at all during the wait.
+        "auth: after five wrong passwords in a row, the account makes the next one wait",
+        get("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        problem(
+            429,
+            "Too many wrong passwords for this account; wait before trying again (Retry-After).",
+            headers=NO_STORE,
+        ),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            *[Refused(get("/userDetails", {"username": "{user}"}, Authorization=WRONG), 401)] * 5,
+        ),
     ),
     Case(
         "auth: another account's valid credentials are a 403",
@@ -760,6 +784,10 @@ def run_case(channel: Channel, case: Case, user: str | None = None) -> HttpRespo
     """Send the case through the channel and assert the contract; returns the response."""
     user = user or unique_user()
     for step in case.setup:
+        if isinstance(step, Refused):
+            response = channel(substitute(step.request, user))
+            assert response.status == step.status, (case.name, "setup", response)
+            continue
         response = channel(substitute(step, user))
         assert response.status < 300, (case.name, "setup", response)
     response = channel(substitute(case.request, user))

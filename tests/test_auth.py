@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import time
 
+import pytest
 from flask.testing import FlaskClient
+
+from app import auth
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -77,3 +81,68 @@ def test_one_request_verifies_at_most_one_password(client: FlaskClient, monkeypa
         401,
     ]
     assert len(calls) == 3
+
+
+class Clock:
+    """app/auth.py's clock (it stamps failures and judges waits), moved by the test."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(auth, "time", fake)
+    return fake
+
+
+def test_wrong_passwords_make_the_account_wait_longer_each_time(
+    client: FlaskClient, clock: Clock, monkeypatch
+) -> None:
+    protected(client, "ann", "anns-password")
+    checked: list[str] = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda h, p: checked.append(p) or real(h, p))
+
+    def status(password: str) -> tuple[int, str | None]:
+        response = client.get("/userDetails?username=ann", headers=basic("ann:" + password))
+        return response.status_code, response.headers.get("Retry-After")
+
+    assert [status("wrong")[0] for _ in range(auth.FREE_FAILURES)] == [401] * auth.FREE_FAILURES
+    # Now even the right password waits, and nothing is hashed while it does.
+    assert status("anns-password") == (429, str(auth.FIRST_WAIT))
+    assert status("wrong") == (429, str(auth.FIRST_WAIT))
+    assert len(checked) == auth.FREE_FAILURES
+    clock.offset = auth.FIRST_WAIT + 1
+    assert status("wrong")[0] == 401  # the sixth: the wait doubles
+    assert status("anns-password") == (429, str(2 * auth.FIRST_WAIT))
+    clock.offset += 2 * auth.FIRST_WAIT + 1
+    assert status("anns-password") == (200, None)  # and the count starts over
+    assert [status("wrong")[0] for _ in range(auth.FREE_FAILURES)] == [401] * auth.FREE_FAILURES
+
+
+def test_the_wait_stops_doubling_at_its_cap() -> None:
+    waits = [auth.login_wait(n, 0.0, 0.0) for n in range(auth.FREE_FAILURES + 12)]
+    assert waits[: auth.FREE_FAILURES] == [0.0] * auth.FREE_FAILURES
+    assert waits[auth.FREE_FAILURES] == auth.FIRST_WAIT
+    assert max(waits) == auth.MAX_WAIT == waits[-1]
+    assert auth.login_wait(auth.FREE_FAILURES, 100.0, 100.0 + auth.FIRST_WAIT) == 0.0
+
+
+def test_guesses_under_another_accounts_name_count_against_that_account(
+    client: FlaskClient,
+) -> None:
+    protected(client, "ann", "anns-password")
+    protected(client, "bob", "bobs-password")
+    for _ in range(auth.FREE_FAILURES):
+        response = client.get("/userDetails?username=ann", headers=basic("bob:wrong"))
+        assert response.status_code == 401
+    response = client.get("/userDetails?username=bob", headers=basic("bob:bobs-password"))
+    assert response.status_code == 429
+    assert response.headers["Cache-Control"] == "no-store"
+    # ann's own account was never guessed at.
+    assert client.get("/userDetails?username=ann", headers=basic("ann:anns-password")).json

@@ -122,6 +122,78 @@ def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
     assert user is not None and user.password_hash == "hash-2"
 
 
+def test_failed_logins_count_under_the_hash_and_clear(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", None)
+    store.record_failed_login("sam", "hash-1", 1.0)
+    store.record_failed_login("SAM", "hash-1", 2.5)
+    store.record_failed_login("sam", "hash-0", 3.0)  # a guess at a password no longer there
+    user = store.get_user("sam")
+    assert user is not None and (user.failed_logins, user.failed_at) == (2, 2.5)
+    store.clear_failed_logins("sam", "hash-0")  # stale: ignored
+    assert store.get_user("sam").failed_logins == 2  # type: ignore[union-attr]
+    store.clear_failed_logins("sam", "hash-1")
+    user = store.get_user("sam")
+    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+    store.record_failed_login("sam", "hash-1", 1.0)
+    store.replace_password_hash("sam", "hash-1", "hash-2")  # after a right password
+    user = store.get_user("sam")
+    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+
+
+def guess_at_once(config: dict[str, Any], barrier, results) -> None:
+    client = create_app(config).test_client()
+    barrier.wait()
+    response = client.get("/userDetails?username=sam", headers=basic_auth("sam", "a-guess-123"))
+    results.put(response.status_code)
+
+
+@pytest.mark.slow
+def test_concurrent_wrong_passwords_all_count(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """Eight guesses at once: each is counted (one atomic increment each), so a burst
+    cannot slip more guesses past the wait than it gets free."""
+    config = app_config(backend, tmp_path, table)
+    client = create_app(config).test_client()
+    form = "username=sam&password=the-password-1"
+    assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(8), context.Queue()
+    workers = [
+        context.Process(target=guess_at_once, args=(config, barrier, results)) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    statuses = sorted(results.get(timeout=60) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    # All were read before any was counted, so all were checked: 8 x 401, 8 counted.
+    assert statuses == [401] * 8
+    user = open_backend(backend, tmp_path, table).get_user("sam")
+    assert user is not None and user.failed_logins == 8
+    right = basic_auth("sam", "the-password-1")
+    assert client.get("/userDetails?username=sam", headers=right).status_code == 429
+
+
+def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "users.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE users (key TEXT PRIMARY KEY, username TEXT NOT NULL, password_hash TEXT,"
+        " account_firstname TEXT, created_at REAL, details_firstname TEXT, lastname TEXT,"
+        " updated_at REAL) WITHOUT ROWID;"
+        "INSERT INTO users (key, username, lastname, created_at) VALUES ('sam', 'Sam', 'king', 1);"
+    )
+    old.close()
+    store = open_backend("sqlite", tmp_path)
+    user = store.get_user("sam")
+    assert user is not None and (user.username, user.lastname, user.failed_logins) == (
+        "Sam",
+        "king",
+        0,
+    )
+
+
 def sign_up_at_once(config: dict[str, Any], username: str, barrier, results) -> None:
     app = create_app(config)
     client = app.test_client()

@@ -35,6 +35,10 @@ class StoredUser:
     has_account: bool
     # Never returned or logged; repr=False keeps it out of tracebacks and test output.
     password_hash: str | None = field(default=None, repr=False, compare=False)
+    # Wrong passwords given for the account since its last right one, and when the last
+    # came (epoch seconds): app/auth.py makes guessing wait (login_wait).
+    failed_logins: int = field(default=0, compare=False)
+    failed_at: float | None = field(default=None, compare=False)
 
     @property
     def protected(self) -> bool:
@@ -89,7 +93,18 @@ class UserStore(Protocol):
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         """Swap in a stronger hash of the same password, only if ``old_hash`` is still the
-        stored one (a concurrent change wins; this is an optimisation, never an error)."""
+        stored one (a concurrent change wins; this is an optimisation, never an error).
+        It follows a right password, so it also clears the failed logins."""
+
+    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
+        """Count one wrong password against the account and stamp its time ``at`` (epoch
+        seconds, by app/auth.py's clock, which also judges the wait), only while
+        ``password_hash`` is still its hash (one atomic increment: concurrent guesses all
+        count)."""
+
+    def clear_failed_logins(self, username: str, password_hash: str) -> None:
+        """Forget the failed logins after a right password, only while ``password_hash`` is
+        still the account's hash."""
 
 
 def init_app(app: Flask) -> None:

@@ -180,6 +180,11 @@ class Update:
             f"{placeholder} = if_not_exists({placeholder}, {self.value(attribute, value)})"
         )
 
+    def increment(self, attribute: str) -> None:
+        placeholder = self.name(attribute)
+        self.values[":zero"], self.values[":one"] = {"N": "0"}, {"N": "1"}
+        self.sets.append(f"{placeholder} = if_not_exists({placeholder}, :zero) + :one")
+
     def remove(self, attribute: str) -> None:
         self.removes.append(self.name(attribute))
 
@@ -265,14 +270,31 @@ class DynamoUserStore:
             lastname=string(item, "lastname"),
             has_account="created_at" in item,
             password_hash=string(item, "password_hash"),
+            failed_logins=int(number(item, "failed_logins") or 0),
+            failed_at=number(item, "failed_at"),
         )
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         update = Update()
         update.set("password_hash", {"S": new_hash})
+        update.set("failed_logins", {"N": "0"})
+        update.remove("failed_at")
         condition = hash_condition(update, old_hash)
         # A refusal means the hash changed meanwhile: the newer one stands.
         self.conditional_update(username, update, condition)
+
+    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
+        update = Update()
+        update.increment("failed_logins")
+        update.set("failed_at", {"N": repr(at)})
+        # Refused: the hash changed meanwhile, and the guess was against the old password.
+        self.conditional_update(username, update, hash_condition(update, password_hash))
+
+    def clear_failed_logins(self, username: str, password_hash: str) -> None:
+        update = Update()
+        update.set("failed_logins", {"N": "0"})
+        update.remove("failed_at")
+        self.conditional_update(username, update, hash_condition(update, password_hash))
 
     def conditional_update(
         self, username: str, update: Update, condition: str, **options: Any
@@ -330,6 +352,11 @@ class DynamoUserStore:
 def string(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return None if value is None else value["S"]
+
+
+def number(item: Mapping[str, Any], name: str) -> float | None:
+    value = item.get(name)
+    return None if value is None else float(value["N"])
 
 
 def error_code(exc: ClientError) -> str:

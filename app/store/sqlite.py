@@ -25,9 +25,17 @@ CREATE TABLE IF NOT EXISTS users (
     created_at        REAL,
     details_firstname TEXT,
     lastname          TEXT,
-    updated_at        REAL
+    updated_at        REAL,
+    failed_logins     INTEGER NOT NULL DEFAULT 0,
+    failed_at         REAL
 ) WITHOUT ROWID;
 """
+# Columns added since the table was first created: a file made by an older version gets
+# them when it is opened (ALTER TABLE ... ADD COLUMN keeps every row).
+ADDED_COLUMNS = {
+    "failed_logins": "INTEGER NOT NULL DEFAULT 0",
+    "failed_at": "REAL",
+}
 
 # The WHERE clause makes the upsert conditional: a name that already has an account is
 # left alone and the statement changes no row, which is how UsernameTaken is detected.
@@ -59,7 +67,7 @@ WHERE users.password_hash IS :h
 
 GET_USER = """
 SELECT username, coalesce(details_firstname, account_firstname), lastname,
-       created_at IS NOT NULL, password_hash
+       created_at IS NOT NULL, password_hash, failed_logins, failed_at
 FROM users WHERE key = :k
 """
 
@@ -109,11 +117,24 @@ class SqliteUserStore:
                 if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(SCHEMA)
+                self._add_missing_columns(conn)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(random.uniform(0.002, 0.01))
+
+    @staticmethod
+    def _add_missing_columns(conn: sqlite3.Connection) -> None:
+        present = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+        for name, declaration in ADDED_COLUMNS.items():
+            if name in present:
+                continue
+            try:
+                conn.execute(f"ALTER TABLE users ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
 
     def _run(self, sql: str, params: dict) -> sqlite3.Cursor:
         try:
@@ -161,11 +182,34 @@ class SqliteUserStore:
         row = self._run(GET_USER, {"k": user_key(username)}).fetchone()
         if row is None:
             return None
-        spelling, firstname, lastname, has_account, password_hash = row
-        return StoredUser(spelling, firstname, lastname, bool(has_account), password_hash)
+        spelling, firstname, lastname, has_account, password_hash, failed, failed_at = row
+        return StoredUser(
+            spelling,
+            firstname,
+            lastname,
+            bool(has_account),
+            password_hash,
+            failed_logins=failed,
+            failed_at=failed_at,
+        )
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         self._run(
-            "UPDATE users SET password_hash = :new WHERE key = :k AND password_hash = :old",
+            "UPDATE users SET password_hash = :new, failed_logins = 0, failed_at = NULL"
+            " WHERE key = :k AND password_hash = :old",
             {"k": user_key(username), "old": old_hash, "new": new_hash},
+        )
+
+    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
+        self._run(
+            "UPDATE users SET failed_logins = failed_logins + 1, failed_at = :t"
+            " WHERE key = :k AND password_hash = :h",
+            {"k": user_key(username), "h": password_hash, "t": at},
+        )
+
+    def clear_failed_logins(self, username: str, password_hash: str) -> None:
+        self._run(
+            "UPDATE users SET failed_logins = 0, failed_at = NULL"
+            " WHERE key = :k AND password_hash = :h",
+            {"k": user_key(username), "h": password_hash},
         )
