@@ -85,8 +85,9 @@ CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
 # Most a request makes that can each run into the timeouts: read the account, write the
-# details, and (once per legacy hash) store the upgraded hash. The 403 path makes two reads
-# and no write. Without credentials a details write is one conditional write, refused
+# details, and either store the upgraded hash of a legacy one or clear the failed logins
+# (the upgrade clears them too). The 403 path makes two reads and, for a wrong password,
+# counts it. Without credentials a details write is one conditional write, refused
 # (401) when the account is protected. A details write that loses a race to a
 # claim is retried once (app/users.py), adding a read and a write, but only after DynamoDB
 # has just answered the refused write.
