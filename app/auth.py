@@ -113,13 +113,20 @@ def too_many_failures(wait: float) -> Problem:
     )
 
 
-def verified_hash(user: StoredUser, password: str) -> str | None:
+def verified_hash(user: StoredUser, password: str, *, clear: bool = True) -> str | None:
     """The account's current hash if ``password`` is its password, else None.
 
-    While the account is waiting out wrong guesses, a 429 (before any hashing: a flood of
-    guesses costs no CPU). A wrong password is counted against the account. A legacy
-    (scrypt) or weaker hash is replaced by argon2id on success; the new hash is returned,
-    so a write conditioned on it matches what is now stored.
+    While the account is waiting out wrong guesses, a 429 before any hashing. Once it has
+    had FREE_FAILURES, each attempt is counted before it is hashed, on the condition that
+    the count is still the one just read: of attempts arriving together, one is hashed and
+    the rest get 429, so a burst buys no extra guesses. Before that, a wrong password is
+    counted after hashing. A legacy (scrypt) or weaker hash is replaced by argon2id on
+    success; the new hash is returned, so a write conditioned on it matches what is stored.
+
+    ``clear``: after a right password, clear the count with a write of its own. False
+    when the caller's own write clears it (the details write) or when the account is not
+    the one being acted on (the 403 path); either way a request stays within three store
+    calls (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
     """
     stored = user.password_hash
     if stored is None:
@@ -129,26 +136,34 @@ def verified_hash(user: StoredUser, password: str) -> str | None:
     if wait > 0:
         raise too_many_failures(wait)
     store = get_store()
+    guarded = user.failed_logins >= FREE_FAILURES
+    if guarded and not store.claim_login_attempt(user.username, stored, user.failed_logins, now):
+        raise too_many_failures(login_wait(user.failed_logins + 1, now, now))
     # No hashing of huge inputs; they count as wrong.
     if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
-        store.record_failed_login(user.username, stored, now)
+        if not guarded:  # a guarded attempt was counted by its claim
+            store.record_failed_login(user.username, stored, now)
         return None
-    if needs_rehash(stored):
+    if needs_rehash(stored) and (clear or not guarded):
         from app.passwords import hash_password
 
         upgraded = hash_password(password)
         store.replace_password_hash(user.username, stored, upgraded)  # also clears failures
         return upgraded
-    if user.failed_logins:
+    if clear and user.failed_logins:
         store.clear_failed_logins(user.username, stored)
     return stored
 
 
-def owner_hash(user: StoredUser | None) -> str | None:
+def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str | None:
     """Authorise this request for ``user``'s account: None for an absent or open account;
     for a protected one, the password hash the credentials were verified against.
 
-    Raises 401 (no, malformed or wrong credentials) or 403 (another account's valid ones).
+    ``write_follows``: the caller writes to the account next, conditioned on the returned
+    hash, and that write clears the count of wrong passwords (store.put_details).
+
+    Raises 401 (no, malformed or wrong credentials), 403 (another account's valid ones) or
+    429 (an account waiting out wrong passwords).
     """
     if user is None or user.password_hash is None:
         return None
@@ -159,12 +174,12 @@ def owner_hash(user: StoredUser | None) -> str | None:
         # lower()s to 'k') from matching an account.
         raise unauthorized(WRONG_CREDENTIALS)
     if user_key(credentials.username) == user_key(user.username):
-        current = verified_hash(user, credentials.password)
+        current = verified_hash(user, credentials.password, clear=not write_follows)
         if current is None:
             raise unauthorized(WRONG_CREDENTIALS)
         return current
     other = get_store().get_user(credentials.username)
-    if other is not None and verified_hash(other, credentials.password) is not None:
+    if other is not None and verified_hash(other, credentials.password, clear=False) is not None:
         raise Problem(
             403,
             f"These credentials are for another account; they cannot read or change"

@@ -80,7 +80,7 @@ def write_details(username: str, firstname: str | None, lastname: str) -> None:
     for _ in range(DETAILS_WRITE_ATTEMPTS):
         # Conditioned on the hash the credentials were checked against: a claim landing
         # in between makes the write fail instead of slipping details into the account.
-        expected_hash = owner_hash(store.get_user(username))
+        expected_hash = owner_hash(store.get_user(username), write_follows=True)
         try:
             store.put_details(username, firstname, lastname, expected_hash=expected_hash)
             return

@@ -354,3 +354,32 @@ def test_a_details_write_without_credentials_is_one_request_unless_the_account_i
         ]
         == "king"
     )
+
+
+def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
+    dynamo_table: DynamoTable, tmp_path: Path
+) -> None:
+    app = dynamo_app(dynamo_table, tmp_path)
+    store = app.extensions["user_store"]
+    client = app.test_client()
+    form = "username=pat&password=long-enough-1"
+    assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
+    stored = store.get_user("pat").password_hash
+    for _ in range(5):  # the free failures, long enough ago that the wait is over
+        store.record_failed_login("pat", stored, time.time() - 3600)
+    operations: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    store.client.meta.events.register("before-call.dynamodb", record)
+    try:
+        owner = {**FORM, **basic_auth("pat", "long-enough-1")}
+        response = client.post("/userDetails", data="username=pat&lastname=king", headers=owner)
+    finally:
+        store.client.meta.events.unregister("before-call.dynamodb", record)
+    assert response.status_code == 201
+    # Read, claim the attempt, write the details (which clears the count): no fourth call.
+    assert operations == ["GetItem", "UpdateItem", "UpdateItem"]
+    assert len(operations) <= MAX_CALLS_PER_REQUEST
+    assert store.get_user("pat").failed_logins == 0

@@ -7,6 +7,7 @@ import itertools
 import multiprocessing
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,18 @@ def test_failed_logins_count_under_the_hash_and_clear(store: UserStore) -> None:
     assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
 
 
+def test_an_attempt_is_claimed_once_for_the_count_it_saw(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", None)
+    assert store.claim_login_attempt("sam", "hash-1", 0, 5.0)
+    assert not store.claim_login_attempt("SAM", "hash-1", 0, 6.0)  # another got there first
+    assert not store.claim_login_attempt("sam", "hash-0", 1, 6.0)  # the hash changed
+    user = store.get_user("sam")
+    assert user is not None and (user.failed_logins, user.failed_at) == (1, 5.0)
+    store.put_details("sam", None, "king", expected_hash="hash-1")  # authorised: clears
+    user = store.get_user("sam")
+    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+
+
 def guess_at_once(config: dict[str, Any], barrier, results) -> None:
     client = create_app(config).test_client()
     barrier.wait()
@@ -173,6 +186,36 @@ def test_concurrent_wrong_passwords_all_count(
     assert user is not None and user.failed_logins == 8
     right = basic_auth("sam", "the-password-1")
     assert client.get("/userDetails?username=sam", headers=right).status_code == 429
+
+
+@pytest.mark.slow
+def test_once_guarded_concurrent_guesses_get_one_hash_between_them(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """Past the free failures, attempts arriving together are claimed one at a time: one
+    is checked (401), the others wait (429) without hashing."""
+    config = app_config(backend, tmp_path, table)
+    client = create_app(config).test_client()
+    form = "username=sam&password=the-password-1"
+    assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
+    store = open_backend(backend, tmp_path, table)
+    user = store.get_user("sam")
+    assert user is not None and user.password_hash is not None
+    for _ in range(5):  # the free failures, long enough ago that the wait is over
+        store.record_failed_login("sam", user.password_hash, time.time() - 3600)
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(8), context.Queue()
+    workers = [
+        context.Process(target=guess_at_once, args=(config, barrier, results)) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    statuses = sorted(results.get(timeout=60) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert statuses == [401] + [429] * 7
+    after = store.get_user("sam")
+    assert after is not None and after.failed_logins == 6
 
 
 def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:

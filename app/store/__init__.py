@@ -89,7 +89,8 @@ class UserStore(Protocol):
     ) -> None:
         """Insert or replace the user's details (an upsert), only while the account's password
         hash is still ``expected_hash`` (None: no account, or an open one); otherwise raise
-        AccountChanged and write nothing."""
+        AccountChanged and write nothing. A write authorised by a password clears the
+        count of wrong ones (app/auth.py)."""
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         """Swap in a stronger hash of the same password, only if ``old_hash`` is still the
@@ -101,6 +102,11 @@ class UserStore(Protocol):
         seconds, by app/auth.py's clock, which also judges the wait), only while
         ``password_hash`` is still its hash (one atomic increment: concurrent guesses all
         count)."""
+
+    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
+        """Count an attempt before checking it: the count becomes ``seen`` + 1, stamped
+        ``at``, only while it is still ``seen`` and the hash still ``password_hash``. False
+        when another attempt got there first (or the hash changed): nothing is written."""
 
     def clear_failed_logins(self, username: str, password_hash: str) -> None:
         """Forget the failed logins after a right password, only while ``password_hash`` is

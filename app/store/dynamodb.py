@@ -85,9 +85,10 @@ CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
 # Most a request makes that can each run into the timeouts: read the account, write the
-# details, and either store the upgraded hash of a legacy one or clear the failed logins
-# (the upgrade clears them too). The 403 path makes two reads and, for a wrong password,
-# counts it. Without credentials a details write is one conditional write, refused
+# details (which clears the count of wrong passwords), and one of: store the upgraded hash
+# of a legacy one, claim an attempt on a guarded account (app/auth.py: verified_hash keeps
+# to this budget), count a wrong password, clear the count. The 403 path makes two reads
+# and one of the last three. Without credentials a details write is one conditional write, refused
 # (401) when the account is protected. A details write that loses a race to a
 # claim is retried once (app/users.py), adding a read and a write, but only after DynamoDB
 # has just answered the refused write.
@@ -190,7 +191,7 @@ class Update:
         self.removes.append(self.name(attribute))
 
     def expression(self) -> str:
-        parts = ["SET " + ", ".join(self.sets)]
+        parts = ["SET " + ", ".join(self.sets)] if self.sets else []
         if self.removes:
             parts.append("REMOVE " + ", ".join(self.removes))
         return " ".join(parts)
@@ -250,6 +251,9 @@ class DynamoUserStore:
         update.set_if_absent("username", {"S": username})
         if firstname is not None:
             update.set("details_firstname", {"S": firstname})
+        if expected_hash is not None:  # authorised by the password: its wrong ones are over
+            update.remove("failed_logins")
+            update.remove("failed_at")
         condition = hash_condition(update, expected_hash)
         if self.conditional_update(username, update, condition) is not None:
             raise AccountChanged(username)
@@ -278,7 +282,7 @@ class DynamoUserStore:
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         update = Update()
         update.set("password_hash", {"S": new_hash})
-        update.set("failed_logins", {"N": "0"})
+        update.remove("failed_logins")
         update.remove("failed_at")
         condition = hash_condition(update, old_hash)
         # A refusal means the hash changed meanwhile: the newer one stands.
@@ -291,9 +295,20 @@ class DynamoUserStore:
         # Refused: the hash changed meanwhile, and the guess was against the old password.
         self.conditional_update(username, update, hash_condition(update, password_hash))
 
+    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
+        update = Update()
+        update.set("failed_logins", {"N": str(seen + 1)})
+        update.set("failed_at", {"N": repr(at)})
+        condition = hash_condition(update, password_hash)
+        update.values[":seen"] = {"N": str(seen)}
+        count = update.name("failed_logins")
+        seen_it = f"{count} = :seen" + (f" OR attribute_not_exists({count})" if seen == 0 else "")
+        condition += f" AND ({seen_it})"
+        return self.conditional_update(username, update, condition) is None
+
     def clear_failed_logins(self, username: str, password_hash: str) -> None:
         update = Update()
-        update.set("failed_logins", {"N": "0"})
+        update.remove("failed_logins")
         update.remove("failed_at")
         self.conditional_update(username, update, hash_condition(update, password_hash))
 

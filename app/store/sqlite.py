@@ -61,7 +61,9 @@ VALUES (:k, :u, :f, :l, :t)
 ON CONFLICT (key) DO UPDATE SET
     details_firstname = coalesce(excluded.details_firstname, details_firstname),
     lastname          = excluded.lastname,
-    updated_at        = excluded.updated_at
+    updated_at        = excluded.updated_at,
+    failed_logins     = 0,
+    failed_at         = NULL
 WHERE users.password_hash IS :h
 """
 
@@ -206,6 +208,14 @@ class SqliteUserStore:
             " WHERE key = :k AND password_hash = :h",
             {"k": user_key(username), "h": password_hash, "t": at},
         )
+
+    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
+        cursor = self._run(
+            "UPDATE users SET failed_logins = failed_logins + 1, failed_at = :t"
+            " WHERE key = :k AND password_hash = :h AND failed_logins = :seen",
+            {"k": user_key(username), "h": password_hash, "seen": seen, "t": at},
+        )
+        return cursor.rowcount == 1
 
     def clear_failed_logins(self, username: str, password_hash: str) -> None:
         self._run(
