@@ -354,6 +354,22 @@ def test_reset_refuses_while_a_process_has_the_data_open(repo: Path) -> None:
     assert not data[0].exists()
 
 
+def test_reset_refuses_through_a_symlinked_checkout_path(repo: Path, tmp_path: Path) -> None:
+    # /proc shows the open file by its real path; the script must compare real paths.
+    linked = tmp_path / "linked [checkout]"
+    linked.symlink_to(repo)
+    data = local_data(repo, leftover_companions=False)
+    conn = sqlite3.connect(data[0], isolation_level=None)
+    try:
+        conn.execute("INSERT INTO users VALUES ('sam')")
+        result = make("reset", cwd=linked)
+        assert result.returncode != 0, result.stdout
+        assert f"pid {os.getpid()} " in result.stderr
+        assert data[0].exists()
+    finally:
+        conn.close()
+
+
 # -- ports --------------------------------------------------------------------------------
 
 
