@@ -52,8 +52,12 @@ def settings_from_env(instance_path: str) -> dict[str, Any]:
         "LAMBDA_FUNCTION_NAME": os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or None,
         # ...except under serverless-offline (IS_OFFLINE) and `osls invoke local` (IS_LOCAL),
         # which set it too but run on this machine, where an SQLite file is fine.
-        "LAMBDA_EMULATED": os.environ.get("IS_OFFLINE") == "true"
-        or os.environ.get("IS_LOCAL") == "true",
+        # A Lambda runtime (AWS_LAMBDA_RUNTIME_API) is never emulated, whatever a deployer
+        # put in the function's environment.
+        "LAMBDA_EMULATED": (
+            os.environ.get("IS_OFFLINE") == "true" or os.environ.get("IS_LOCAL") == "true"
+        )
+        and "AWS_LAMBDA_RUNTIME_API" not in os.environ,
     }
 
 

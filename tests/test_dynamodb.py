@@ -122,15 +122,26 @@ def test_serverless_offline_may_still_use_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("IS_OFFLINE", "true"), ("IS_LOCAL", "true"), ("IS_OFFLINE", "")]
+    ("variable", "value", "runtime_api"),
+    [
+        ("IS_OFFLINE", "true", False),
+        ("IS_LOCAL", "true", False),
+        ("IS_OFFLINE", "", False),
+        # Set in a real function's environment by mistake: still the real runtime.
+        ("IS_OFFLINE", "true", True),
+    ],
 )
 def test_emulation_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, runtime_api: bool
 ) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "user-api-dev-api")
     monkeypatch.setenv(variable, value)
     monkeypatch.setenv("USERS_DB", str(tmp_path / "users.sqlite3"))
-    if value:
+    if runtime_api:
+        monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+    else:
+        monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
+    if value and not runtime_api:
         assert create_app().config["LAMBDA_EMULATED"] is True
     else:
         with pytest.raises(ConfigurationError):
