@@ -10,6 +10,8 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,21 @@ def test_table_is_pay_per_request_and_protected_from_deletion() -> None:
     assert properties["DeletionProtectionEnabled"] is True
 
 
+@contextmanager
+def dynamodb_operations(store: DynamoUserStore) -> Iterator[list[str]]:
+    """The DynamoDB operations the store's client calls while the block runs, in order."""
+    operations: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    store.client.meta.events.register("before-call.dynamodb", record)
+    try:
+        yield operations
+    finally:
+        store.client.meta.events.unregister("before-call.dynamodb", record)
+
+
 def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
     dynamo_table: DynamoTable, tmp_path: Path
 ) -> None:
@@ -74,16 +91,9 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
 
     # Every path through the app (both sign-up outcomes, details, lookups), recorded.
     app = dynamo_app(dynamo_table, tmp_path)
-    called: set[str] = set()
     store = app.extensions["user_store"]
     assert isinstance(store, DynamoUserStore)
-    hook = "before-call.dynamodb"
-
-    def record(model: Any, **_: Any) -> None:
-        called.add("dynamodb:" + model.name)
-
-    store.client.meta.events.register(hook, record)
-    try:
+    with dynamodb_operations(store) as operations:
         client = app.test_client()
         client.post("/userDetails", data="username=sam&lastname=king", headers=FORM)
         client.post("/userSignUp", data="username=sam&password=long-enough-1", headers=FORM)
@@ -93,9 +103,7 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
         client.post("/userDetails", data="username=sam&lastname=queen", headers=owner)
         client.get("/userDetails?username=sam")
         client.get("/userDetails?username=nobody")
-    finally:
-        store.client.meta.events.unregister(hook, record)
-    assert called == set(statement["Action"])
+    assert {"dynamodb:" + name for name in operations} == set(statement["Action"])
 
 
 def test_worst_case_store_calls_fit_the_function_timeout() -> None:
@@ -331,40 +339,24 @@ def test_a_details_write_without_credentials_is_one_request_unless_the_account_i
     app = dynamo_app(dynamo_table, tmp_path)
     store = app.extensions["user_store"]
     client = app.test_client()
-    operations: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        operations.append(model.name)
 
     def details(form: str, headers: dict[str, str]) -> tuple[int, list[str]]:
-        operations.clear()
-        response = client.post("/userDetails", data=form, headers=headers)
-        return response.status_code, list(operations)
+        with dynamodb_operations(store) as operations:
+            response = client.post("/userDetails", data=form, headers=headers)
+        return response.status_code, operations
 
-    store.client.meta.events.register("before-call.dynamodb", record)
-    try:
-        # New, then open: the conditional write alone.
-        assert details("username=sam&lastname=king", FORM) == (201, ["UpdateItem"])
-        assert details("username=sam&lastname=queen", FORM) == (201, ["UpdateItem"])
-        assert (
-            client.post(
-                "/userSignUp", data="username=pat&password=long-enough-1", headers=FORM
-            ).status_code
-            == 200
-        )
-        # Protected, no credentials: the write is refused, which is the 401.
-        assert details("username=pat&lastname=evil", FORM) == (401, ["UpdateItem"])
-        # Credentials: read the account, verify, write on the verified hash.
-        owner = {**FORM, **basic_auth("pat", "long-enough-1")}
-        assert details("username=pat&lastname=king", owner) == (201, ["GetItem", "UpdateItem"])
-    finally:
-        store.client.meta.events.unregister("before-call.dynamodb", record)
-    assert (
-        client.get("/userDetails?username=pat", headers=basic_auth("pat", "long-enough-1")).json[
-            "lastname"
-        ]
-        == "king"
-    )
+    # New, then open: the conditional write alone.
+    assert details("username=sam&lastname=king", FORM) == (201, ["UpdateItem"])
+    assert details("username=sam&lastname=queen", FORM) == (201, ["UpdateItem"])
+    sign_up = client.post("/userSignUp", data="username=pat&password=long-enough-1", headers=FORM)
+    assert sign_up.status_code == 200
+    # Protected, no credentials: the write is refused, which is the 401.
+    assert details("username=pat&lastname=evil", FORM) == (401, ["UpdateItem"])
+    # Credentials: read the account, verify, write on the verified hash.
+    owner = {**FORM, **basic_auth("pat", "long-enough-1")}
+    assert details("username=pat&lastname=king", owner) == (201, ["GetItem", "UpdateItem"])
+    read = client.get("/userDetails?username=pat", headers=basic_auth("pat", "long-enough-1"))
+    assert read.json["lastname"] == "king"
 
 
 def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
@@ -378,17 +370,9 @@ def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
     stored = store.get_user("pat").password_hash
     for _ in range(5):  # the free failures, long enough ago that the wait is over
         store.record_failed_login("pat", stored, time.time() - 3600)
-    operations: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        operations.append(model.name)
-
-    store.client.meta.events.register("before-call.dynamodb", record)
-    try:
-        owner = {**FORM, **basic_auth("pat", "long-enough-1")}
+    owner = {**FORM, **basic_auth("pat", "long-enough-1")}
+    with dynamodb_operations(store) as operations:
         response = client.post("/userDetails", data="username=pat&lastname=king", headers=owner)
-    finally:
-        store.client.meta.events.unregister("before-call.dynamodb", record)
     assert response.status_code == 201
     # Read, claim the attempt, write the details (which clears the count): no fourth call.
     assert operations == ["GetItem", "UpdateItem", "UpdateItem"]
