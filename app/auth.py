@@ -113,60 +113,55 @@ def too_many_failures(wait: float) -> Problem:
     )
 
 
-def verified_hash(user: StoredUser, password: str, *, clear: bool = True) -> str | None:
-    """The account's current hash if ``password`` is its password, else None.
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A right password for ``user``'s account: what the request's own write must know."""
+
+    user: StoredUser
+    password: str = field(repr=False)
+    # The attempt was counted before it was checked (a store write already made).
+    counted: bool
+
+    @property
+    def password_hash(self) -> str:
+        assert self.user.password_hash is not None  # only protected accounts log in
+        return self.user.password_hash
+
+
+def check_password(user: StoredUser, password: str) -> Login | None:
+    """A Login if ``password`` is the protected account's password, else None. Writes only
+    the count of wrong passwords; a right one is left for the caller to settle.
 
     While the account is waiting out wrong guesses, a 429 before any hashing. Once it has
     had FREE_FAILURES, each attempt is counted before it is hashed, on the condition that
     the count is still the one just read: of attempts arriving together, one is hashed and
     the rest get 429, so a burst buys no extra guesses. Before that, a wrong password is
-    counted after hashing. A legacy (scrypt) or weaker hash is replaced by argon2id on
-    success; the new hash is returned, so a write conditioned on it matches what is stored.
-
-    ``clear``: after a right password, clear the count with a write of its own. False
-    when the caller's own write clears it (the details write) or when the account is not
-    the one being acted on (the 403 path); either way a request stays within three store
-    calls (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
+    counted after hashing.
     """
     stored = user.password_hash
-    if stored is None:
-        return None
+    assert stored is not None  # open accounts have no password to check
     now = time.time()
     wait = login_wait(user.failed_logins, user.failed_at, now)
     if wait > 0:
         raise too_many_failures(wait)
     store = get_store()
-    guarded = user.failed_logins >= FREE_FAILURES
-    if guarded and not store.claim_login_attempt(user.username, stored, user.failed_logins, now):
+    counted = user.failed_logins >= FREE_FAILURES
+    if counted and not store.claim_login_attempt(user.username, stored, user.failed_logins, now):
         raise too_many_failures(login_wait(user.failed_logins + 1, now, now))
     # No hashing of huge inputs; they count as wrong.
     if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
-        if not guarded:  # a guarded attempt was counted by its claim
+        if not counted:
             store.record_failed_login(user.username, stored, now)
         return None
-    if needs_rehash(stored) and (clear or not guarded):
-        from app.passwords import hash_password
-
-        upgraded = hash_password(password)
-        store.replace_password_hash(user.username, stored, upgraded)  # also clears failures
-        return upgraded
-    if clear and user.failed_logins:
-        store.clear_failed_logins(user.username, stored)
-    return stored
+    return Login(user, password, counted)
 
 
-def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str | None:
-    """Authorise this request for ``user``'s account: None for an absent or open account;
-    for a protected one, the password hash the credentials were verified against.
+def authenticate(user: StoredUser) -> Login:
+    """The request's credentials checked against the protected account ``user``.
 
-    ``write_follows``: the caller writes to the account next, conditioned on the returned
-    hash, and that write clears the count of wrong passwords (store.put_details).
-
-    Raises 401 (no, malformed or wrong credentials), 403 (another account's valid ones) or
-    429 (an account waiting out wrong passwords).
+    Raises 401 (no, malformed or wrong credentials), 403 (another account's valid ones, or
+    a cross-site form post) or 429 (an account waiting out wrong passwords).
     """
-    if user is None or user.password_hash is None:
-        return None
     credentials = basic_credentials(request.headers.get("Authorization"))
     refuse_cross_site_form_write()
     if not USERNAME_PATTERN.fullmatch(credentials.username):
@@ -174,12 +169,13 @@ def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str |
         # lower()s to 'k') from matching an account.
         raise unauthorized(WRONG_CREDENTIALS)
     if user_key(credentials.username) == user_key(user.username):
-        current = verified_hash(user, credentials.password, clear=not write_follows)
-        if current is None:
+        login = check_password(user, credentials.password)
+        if login is None:
             raise unauthorized(WRONG_CREDENTIALS)
-        return current
+        return login
     other = get_store().get_user(credentials.username)
-    if other is not None and verified_hash(other, credentials.password, clear=False) is not None:
+    # The other account's count is left as it is: it is not the account acted on.
+    if other is not None and other.protected and check_password(other, credentials.password):
         raise Problem(
             403,
             f"These credentials are for another account; they cannot read or change"
@@ -187,3 +183,35 @@ def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str |
             field="username",
         )
     raise unauthorized(WRONG_CREDENTIALS)
+
+
+def authorize_read(user: StoredUser) -> None:
+    """Let this request read ``user``'s account, or raise 401/403/429 (authenticate).
+
+    Writes, after a right password: a legacy or weaker hash is replaced by argon2id, else
+    the count of wrong passwords is cleared; at most one write either way, so a request
+    stays within three store calls (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
+    """
+    if not user.protected:
+        return
+    login = authenticate(user)
+    store = get_store()
+    if needs_rehash(login.password_hash):
+        from app.passwords import hash_password
+
+        upgraded = hash_password(login.password)
+        store.replace_password_hash(user.username, login.password_hash, upgraded)
+    elif user.failed_logins:
+        store.clear_failed_logins(user.username, login.password_hash)
+
+
+def authorize_write(user: StoredUser | None) -> str | None:
+    """Let this request change ``user``'s account: the password hash its write must be
+    conditioned on (None for an absent or open account), or raise 401/403/429.
+
+    Writes nothing after a right password: the caller's conditional write clears the count
+    of wrong passwords itself. (A legacy hash is upgraded on the next read.)
+    """
+    if user is None or not user.protected:
+        return None
+    return authenticate(user).password_hash

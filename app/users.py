@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, make_response, request
 
-from app.auth import credentials_required, owner_hash
+from app.auth import authorize_read, authorize_write, credentials_required
 from app.problems import Problem
 from app.store import AccountChanged, UsernameTaken, get_store
 from app.validation import (
@@ -80,7 +80,7 @@ def write_details(username: str, firstname: str | None, lastname: str) -> None:
     for _ in range(DETAILS_WRITE_ATTEMPTS):
         # Conditioned on the hash the credentials were checked against: a claim landing
         # in between makes the write fail instead of slipping details into the account.
-        expected_hash = owner_hash(store.get_user(username), write_follows=True)
+        expected_hash = authorize_write(store.get_user(username))
         try:
             store.put_details(username, firstname, lastname, expected_hash=expected_hash)
             return
@@ -98,7 +98,7 @@ def get_user_details():
     user = get_store().get_user(username)
     if user is None:
         raise Problem(404, f"No user named '{username}'.", field="username")
-    owner_hash(user)
+    authorize_read(user)
     return {"username": user.username, "firstname": user.firstname, "lastname": user.lastname}
 
 

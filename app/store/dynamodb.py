@@ -84,14 +84,14 @@ MISCONFIGURED_CODES = frozenset(
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
-# Most a request makes that can each run into the timeouts: read the account, write the
-# details (which clears the count of wrong passwords), and one of: store the upgraded hash
-# of a legacy one, claim an attempt on a guarded account (app/auth.py: verified_hash keeps
-# to this budget), count a wrong password, clear the count. The 403 path makes two reads
-# and one of the last three. Without credentials a details write is one conditional write, refused
-# (401) when the account is protected. A details write that loses a race to a
-# claim is retried once (app/users.py), adding a read and a write, but only after DynamoDB
-# has just answered the refused write.
+# Most a request makes that can each run into the timeouts (app/auth.py keeps to it): read
+# the account; count the attempt (a claim past the free failures, or a wrong password);
+# then one write of the request's own (details, erasure, password change, each of which
+# clears the count) or, for a read, one that settles the login (an upgraded hash, or the
+# count cleared). The 403 path makes two reads and counts one attempt. Without credentials
+# a details write is one conditional write, refused (401) when the account is protected.
+# A write that loses a race to a claim is retried once (app/users.py), adding a read and a
+# write, but only after DynamoDB has just answered the refused write.
 MAX_CALLS_PER_REQUEST = 3
 
 
