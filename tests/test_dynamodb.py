@@ -89,7 +89,7 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
 
-    # Every path through the app (both sign-up outcomes, details, lookups), recorded.
+    # Every path through the app (both sign-up outcomes, details, lookups, erasure), recorded.
     app = dynamo_app(dynamo_table, tmp_path)
     store = app.extensions["user_store"]
     assert isinstance(store, DynamoUserStore)
@@ -103,6 +103,7 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
         client.post("/userDetails", data="username=sam&lastname=queen", headers=owner)
         client.get("/userDetails?username=sam")
         client.get("/userDetails?username=nobody")
+        client.delete("/userDetails?username=sam", headers=owner)
     assert {"dynamodb:" + name for name in operations} == set(statement["Action"])
 
 

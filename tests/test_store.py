@@ -115,6 +115,44 @@ def test_a_claim_between_check_and_write_makes_the_open_write_fail(store: UserSt
     assert store.get_user("eve") == StoredUser("eve", None, None, has_account=True)
 
 
+def test_erasure_is_conditional_on_the_hash_and_leaves_nothing(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", "john")
+    store.put_details("sam", None, "king", expected_hash="hash-1")
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash=None)  # an open-account erasure, claimed since
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash="hash-0")  # the password changed since
+    assert store.get_user("sam") == StoredUser("sam", "john", "king", has_account=True)
+    store.erase_user("SAM", expected_hash="hash-1")
+    assert store.get_user("sam") is None
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash="hash-1")  # nothing left to erase
+    store.create_account("Sam", None, None)  # the name is free again, with no trace
+    assert store.get_user("sam") == StoredUser("Sam", None, None, has_account=True)
+    store.erase_user("sam", expected_hash=None)
+    store.put_details("pat", "p", "q", expected_hash=None)
+    store.erase_user("pat", expected_hash=None)
+    assert store.get_user("pat") is None
+
+
+def test_a_password_change_is_conditional_on_the_hash_and_starts_the_count_over(
+    store: UserStore,
+) -> None:
+    store.create_account("sam", "hash-1", None)
+    store.record_failed_login("sam", "hash-1", 1.0)
+    with pytest.raises(AccountChanged):
+        store.change_password_hash("sam", "hash-0", "hash-x")  # another change won
+    user = store.get_user("sam")
+    assert user is not None and (user.password_hash, user.failed_logins) == ("hash-1", 1)
+    store.change_password_hash("SAM", "hash-1", "hash-2")
+    user = store.get_user("sam")
+    assert user is not None and (user.password_hash, user.failed_logins) == ("hash-2", 0)
+    assert user.failed_at is None
+    with pytest.raises(AccountChanged):
+        store.change_password_hash("nobody", "hash-1", "hash-2")
+    assert store.get_user("nobody") is None  # no item made up by a refused change
+
+
 def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
     store.create_account("sam", "hash-1", None)
     store.replace_password_hash("sam", "hash-0", "hash-x")  # stale: ignored
@@ -273,6 +311,44 @@ def test_sixteen_processes_race_for_one_name_in_sixteen_spellings(
         worker.join(timeout=60)
     statuses = sorted(status for status, _ in outcomes)
     assert statuses == [200] + [409] * 15, outcomes
+
+
+def change_at_once(config: dict[str, Any], new_password: str, barrier, results) -> None:
+    client = create_app(config).test_client()
+    headers = {**FORM, **basic_auth("sam", "the-password-1")}
+    barrier.wait()
+    form = f"username=sam&password={new_password}"
+    response = client.post("/userPassword", data=form, headers=headers)
+    results.put((response.status_code, new_password))
+
+
+@pytest.mark.slow
+def test_of_concurrent_password_changes_exactly_one_wins(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """Eight changes at once, each authorised by the same current password: the store's
+    conditional write lets one through. The others find the hash changed (409), or read
+    the account after the change and find the old password wrong (401)."""
+    config = app_config(backend, tmp_path, table)
+    signed_up_sam(config)
+    context = multiprocessing.get_context("fork")
+    count = 8
+    barrier, results = context.Barrier(count), context.Queue()
+    workers = [
+        context.Process(target=change_at_once, args=(config, f"new-password-{i}", barrier, results))
+        for i in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    winners = [password for status, password in outcomes if status == 200]
+    assert len(winners) == 1, outcomes
+    assert {status for status, _ in outcomes} <= {200, 401, 409}, outcomes
+    stored = stored_hash(backend, tmp_path, table)
+    assert verify_password(stored, winners[0])
+    assert not verify_password(stored, "the-password-1")
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -92,6 +92,18 @@ class UserStore(Protocol):
         AccountChanged and write nothing. A write authorised by a password clears the
         count of wrong ones (app/auth.py)."""
 
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
+        """Delete the user's account and details in one conditional operation, only while
+        the account's password hash is still ``expected_hash`` (None: no account, or an
+        open one); otherwise (or when there is nothing to delete) raise AccountChanged and
+        delete nothing."""
+
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        """Set the hash of a new password, only while ``old_hash`` (the one the request was
+        authorised against) is still the stored one; otherwise raise AccountChanged and
+        write nothing: of two concurrent changes, exactly one wins. The count of wrong
+        passwords starts over."""
+
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         """Swap in a stronger hash of the same password, only if ``old_hash`` is still the
         stored one (a concurrent change wins; this is an optimisation, never an error).

@@ -29,6 +29,7 @@ boto3 is imported only here: the Lambda runtime provides it, requirements.txt do
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -258,6 +259,26 @@ class DynamoUserStore:
         if self.conditional_update(username, update, condition) is not None:
             raise AccountChanged(username)
 
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
+        placeholders = Update()  # only its name and value maps: a delete has no update
+        # attribute_exists: deleting an absent item would otherwise "succeed".
+        exists = f"attribute_exists({placeholders.name('pk')})"
+        condition = f"{exists} AND {hash_condition(placeholders, expected_hash)}"
+        values = {"ExpressionAttributeValues": placeholders.values} if placeholders.values else {}
+        try:
+            with self.translated_errors():
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=key(username),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=placeholders.names,
+                    **values,
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise AccountChanged(username) from None
+
     def get_user(self, username: str) -> StoredUser | None:
         with self.translated_errors():
             response = self.client.get_item(
@@ -279,14 +300,18 @@ class DynamoUserStore:
             failed_at=number(item, "failed_at"),
         )
 
-    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         update = Update()
         update.set("password_hash", {"S": new_hash})
         update.remove("failed_logins")
         update.remove("failed_at")
         condition = hash_condition(update, old_hash)
-        # A refusal means the hash changed meanwhile: the newer one stands.
-        self.conditional_update(username, update, condition)
+        if self.conditional_update(username, update, condition) is not None:
+            raise AccountChanged(username)
+
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        with contextlib.suppress(AccountChanged):  # a concurrent change stands
+            self.change_password_hash(username, old_hash, new_hash)
 
     def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
         update = Update()

@@ -6,6 +6,7 @@ single machine only; the DynamoDB backend serves AWS.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -180,6 +181,14 @@ class SqliteUserStore:
         if cursor.rowcount == 0:
             raise AccountChanged(username)
 
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
+        cursor = self._run(
+            "DELETE FROM users WHERE key = :k AND password_hash IS :h",
+            {"k": user_key(username), "h": expected_hash},
+        )
+        if cursor.rowcount == 0:
+            raise AccountChanged(username)
+
     def get_user(self, username: str) -> StoredUser | None:
         row = self._run(GET_USER, {"k": user_key(username)}).fetchone()
         if row is None:
@@ -195,12 +204,18 @@ class SqliteUserStore:
             failed_at=failed_at,
         )
 
-    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
-        self._run(
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        cursor = self._run(
             "UPDATE users SET password_hash = :new, failed_logins = 0, failed_at = NULL"
             " WHERE key = :k AND password_hash = :old",
             {"k": user_key(username), "old": old_hash, "new": new_hash},
         )
+        if cursor.rowcount == 0:
+            raise AccountChanged(username)
+
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        with contextlib.suppress(AccountChanged):  # a concurrent change stands
+            self.change_password_hash(username, old_hash, new_hash)
 
     def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
         self._run(
