@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,13 +23,20 @@ from app.validation import MAX_PASSWORD_LENGTH, SIMPLE_BODY_TYPES, USERNAME_PATT
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
 WRONG_CREDENTIALS = "The username or password is wrong."
-# Online guessing: after FREE_FAILURES wrong passwords in a row, each further try must wait
-# FIRST_WAIT seconds after the last wrong one, doubling per failure up to MAX_WAIT; a right
-# password (after the wait) starts over. At most ~4 guesses an hour once the wait is at its
-# cap, while the account's owner is never locked out for longer than MAX_WAIT.
+# Online guessing (docs/accounts.md), per account AND client address: after FREE_FAILURES
+# wrong passwords in a row from one address, each further try from it must wait
+# FIRST_WAIT seconds after its last wrong one, doubling per failure up to MAX_WAIT; a right
+# password from it (after the wait) starts its count over. Another address is not slowed.
 FREE_FAILURES = 5
 FIRST_WAIT = 30
 MAX_WAIT = 15 * 60
+# The account-wide ceiling, against guessing spread over many addresses: once this many
+# addresses have each sent a wrong password within CEILING_WINDOW seconds, the account
+# takes no password from any address until enough of them are older than that.
+MAX_GUESSING_CLIENTS = 20
+CEILING_WINDOW = 3600
+# Requests whose edge reported no address (e.g. a console test) share one key.
+UNKNOWN_CLIENT = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +105,32 @@ def refuse_cross_site_form_write() -> None:
         )
 
 
+def client_address() -> str:
+    """The address the request came from, as the edge saw it, never a header the client
+    sets: REMOTE_ADDR, which serverless-wsgi takes from API Gateway's and function URLs'
+    requestContext sourceIp, and lambda_edge from the X-Forwarded-For hop that the ALB or
+    Lattice appended (the last one); the dev server's socket peer."""
+    try:
+        # One spelling per address (IPv6 has many); anything else is no address at all.
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return UNKNOWN_CLIENT
+
+
+def account_wait(user: StoredUser, now: float) -> float:
+    """Seconds until the account takes passwords again from every address: 0 unless
+    MAX_GUESSING_CLIENTS addresses each sent a wrong one within CEILING_WINDOW."""
+    recent = sorted(
+        f.at for f in user.failures.values() if f.at is not None and f.at > now - CEILING_WINDOW
+    )
+    if len(recent) < MAX_GUESSING_CLIENTS:
+        return 0.0
+    # Over when all but MAX_GUESSING_CLIENTS - 1 of them have aged out of the window.
+    return recent[len(recent) - MAX_GUESSING_CLIENTS] + CEILING_WINDOW - now
+
+
 def login_wait(failed_logins: int, failed_at: float | None, now: float) -> float:
-    """Seconds until the account takes another password: 0 while guesses are free."""
+    """Seconds until a client may try another password: 0 while its guesses are free."""
     if failed_logins < FREE_FAILURES or failed_at is None:
         return 0.0
     wait = min(FIRST_WAIT * 2 ** (failed_logins - FREE_FAILURES), MAX_WAIT)
@@ -119,6 +151,7 @@ class Login:
 
     user: StoredUser
     password: str = field(repr=False)
+    client: str
     # The attempt was counted before it was checked (a store write already made).
     counted: bool
 
@@ -128,32 +161,33 @@ class Login:
         return self.user.password_hash
 
 
-def check_password(user: StoredUser, password: str) -> Login | None:
+def check_password(user: StoredUser, password: str, client: str) -> Login | None:
     """A Login if ``password`` is the protected account's password, else None. Writes only
-    the count of wrong passwords; a right one is left for the caller to settle.
+    the count of wrong passwords from ``client``; a right one is left for the caller.
 
-    While the account is waiting out wrong guesses, a 429 before any hashing. Once it has
-    had FREE_FAILURES, each attempt is counted before it is hashed, on the condition that
-    the count is still the one just read: of attempts arriving together, one is hashed and
-    the rest get 429, so a burst buys no extra guesses. Before that, a wrong password is
-    counted after hashing.
+    While this client, or the whole account (the ceiling), is waiting out wrong guesses, a
+    429 before any hashing. Once the client has had FREE_FAILURES, each of its attempts is
+    counted before it is hashed, on the condition that its count is still the one just
+    read: of attempts arriving together, one is hashed and the rest get 429, so a burst
+    buys no extra guesses. Before that, a wrong password is counted after hashing.
     """
     stored = user.password_hash
     assert stored is not None  # open accounts have no password to check
     now = time.time()
-    wait = login_wait(user.failed_logins, user.failed_at, now)
+    mine = user.failures_from(client)
+    wait = max(login_wait(mine.count, mine.at, now), account_wait(user, now))
     if wait > 0:
         raise too_many_failures(wait)
     store = get_store()
-    counted = user.failed_logins >= FREE_FAILURES
-    if counted and not store.claim_login_attempt(user.username, stored, user.failed_logins, now):
-        raise too_many_failures(login_wait(user.failed_logins + 1, now, now))
+    counted = mine.count >= FREE_FAILURES
+    if counted and not store.claim_login_attempt(user, client, now):
+        raise too_many_failures(login_wait(mine.count + 1, now, now))
     # No hashing of huge inputs; they count as wrong.
     if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
         if not counted:
-            store.record_failed_login(user.username, stored, now)
+            store.record_failed_login(user, client, now)
         return None
-    return Login(user, password, counted)
+    return Login(user, password, client, counted)
 
 
 def authenticate(user: StoredUser) -> Login:
@@ -168,14 +202,19 @@ def authenticate(user: StoredUser) -> Login:
         # Only names that can exist; also keeps non-ASCII look-alikes (the Kelvin sign
         # lower()s to 'k') from matching an account.
         raise unauthorized(WRONG_CREDENTIALS)
+    client = client_address()
     if user_key(credentials.username) == user_key(user.username):
-        login = check_password(user, credentials.password)
+        login = check_password(user, credentials.password, client)
         if login is None:
             raise unauthorized(WRONG_CREDENTIALS)
         return login
     other = get_store().get_user(credentials.username)
     # The other account's count is left as it is: it is not the account acted on.
-    if other is not None and other.protected and check_password(other, credentials.password):
+    if (
+        other is not None
+        and other.protected
+        and check_password(other, credentials.password, client) is not None
+    ):
         raise Problem(
             403,
             f"These credentials are for another account; they cannot read or change"
@@ -189,8 +228,9 @@ def authorize_read(user: StoredUser) -> None:
     """Let this request read ``user``'s account, or raise 401/403/429 (authenticate).
 
     Writes, after a right password: a legacy or weaker hash is replaced by argon2id, else
-    the count of wrong passwords is cleared; at most one write either way, so a request
-    stays within three store calls (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
+    the count of wrong passwords from this client is cleared; at most one write either
+    way, so a request stays within three store calls (app/store/dynamodb.py,
+    MAX_CALLS_PER_REQUEST).
     """
     if not user.protected:
         return
@@ -201,8 +241,8 @@ def authorize_read(user: StoredUser) -> None:
 
         upgraded = hash_password(login.password)
         store.replace_password_hash(user.username, login.password_hash, upgraded)
-    elif user.failed_logins:
-        store.clear_failed_logins(user.username, login.password_hash)
+    elif user.failures_from(login.client).count:
+        store.clear_failed_logins(user.username, login.password_hash, login.client)
 
 
 def authorize_write(user: StoredUser | None) -> str | None:
@@ -210,7 +250,8 @@ def authorize_write(user: StoredUser | None) -> str | None:
     conditioned on (None for an absent or open account), or raise 401/403/429.
 
     Writes nothing after a right password: the caller's conditional write clears the count
-    of wrong passwords itself. (A legacy hash is upgraded on the next read.)
+    of wrong passwords from client_address() itself. (A legacy hash is upgraded on the
+    next read.)
     """
     if user is None or not user.protected:
         return None

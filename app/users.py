@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, make_response, request
 
-from app.auth import authorize_read, authorize_write, credentials_required
+from app.auth import authorize_read, authorize_write, client_address, credentials_required
 from app.problems import Problem
 from app.store import AccountChanged, UsernameTaken, get_store
 from app.validation import (
@@ -99,7 +99,9 @@ def write_details(username: str, firstname: str | None, lastname: str) -> None:
         # in between makes the write fail instead of slipping details into the account.
         expected_hash = authorize_write(store.get_user(username))
         try:
-            store.put_details(username, firstname, lastname, expected_hash=expected_hash)
+            store.put_details(
+                username, firstname, lastname, expected_hash=expected_hash, client=client_address()
+            )
             return
         except AccountChanged:
             continue

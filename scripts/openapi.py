@@ -19,7 +19,14 @@ import yaml
 from werkzeug.wrappers import Request
 
 from app import DEFAULT_MAX_BODY_BYTES
-from app.auth import CHALLENGE, FIRST_WAIT, FREE_FAILURES, MAX_WAIT
+from app.auth import (
+    CEILING_WINDOW,
+    CHALLENGE,
+    FIRST_WAIT,
+    FREE_FAILURES,
+    MAX_GUESSING_CLIENTS,
+    MAX_WAIT,
+)
 from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
 from app.users import (
     ALLOW_ANY_ORIGIN,
@@ -258,14 +265,20 @@ def account_problems() -> dict[str, Schema]:
 def login_wait_response() -> Schema:
     response = problem_response(
         429,
-        f"The account had {FREE_FAILURES} or more wrong passwords in a row: no password is"
-        f" checked until {FIRST_WAIT} s after the last wrong one, doubling with each further"
-        f" wrong one up to {MAX_WAIT} s. Retry-After gives the seconds left.",
+        f"This client address sent {FREE_FAILURES} or more wrong passwords in a row for the"
+        f" account: no password from it is checked until {FIRST_WAIT} s after its last wrong"
+        f" one, doubling with each further wrong one up to {MAX_WAIT} s (other addresses are"
+        f" not slowed). Or the account-wide ceiling: {MAX_GUESSING_CLIENTS} addresses each"
+        f" sent a wrong password within {CEILING_WINDOW} s, and no address gets a password"
+        " checked until the oldest of those ages out. Retry-After gives the seconds left.",
         "Cache-Control",
     )
     response["headers"]["Retry-After"] = header(
         "Seconds until the account takes another password.",
-        {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(MAX_WAIT)) - 1}}}$"},
+        {
+            "type": "string",
+            "pattern": f"^[1-9][0-9]{{0,{len(str(max(MAX_WAIT, CEILING_WINDOW))) - 1}}}$",
+        },
     )
     return response
 

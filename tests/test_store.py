@@ -17,7 +17,13 @@ from werkzeug.security import generate_password_hash
 
 from app import auth, create_app
 from app.passwords import verify_password
-from app.store import AccountChanged, StoredUser, UsernameTaken, UserStore
+from app.store import (
+    FORGET_FAILURES_AFTER,
+    AccountChanged,
+    StoredUser,
+    UsernameTaken,
+    UserStore,
+)
 from tests.stores import BACKENDS, DynamoTable, app_config, basic_auth, open_backend
 
 pytest_plugins = ["tests.conftest_dynamo"]
@@ -139,15 +145,14 @@ def test_a_password_change_is_conditional_on_the_hash_and_starts_the_count_over(
     store: UserStore,
 ) -> None:
     store.create_account("sam", "hash-1", None)
-    store.record_failed_login("sam", "hash-1", 1.0)
+    fail(store, "sam", LOCAL, time.time())
     with pytest.raises(AccountChanged):
         store.change_password_hash("sam", "hash-0", "hash-x")  # another change won
     user = store.get_user("sam")
-    assert user is not None and (user.password_hash, user.failed_logins) == ("hash-1", 1)
+    assert user is not None and (user.password_hash, len(user.failures)) == ("hash-1", 1)
     store.change_password_hash("SAM", "hash-1", "hash-2")
     user = store.get_user("sam")
-    assert user is not None and (user.password_hash, user.failed_logins) == ("hash-2", 0)
-    assert user.failed_at is None
+    assert user is not None and (user.password_hash, user.failures) == ("hash-2", {})
     with pytest.raises(AccountChanged):
         store.change_password_hash("nobody", "hash-1", "hash-2")
     assert store.get_user("nobody") is None  # no item made up by a refused change
@@ -162,34 +167,76 @@ def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
     assert user is not None and user.password_hash == "hash-2"
 
 
-def test_failed_logins_count_under_the_hash_and_clear(store: UserStore) -> None:
+LOCAL = "127.0.0.1"  # the Flask test client's address
+ELSEWHERE = "2001:db8::7"
+
+
+def fail(store: UserStore, username: str, client: str, at: float) -> None:
+    """A wrong password from ``client``, recorded as app/auth.py does: on the user as read."""
+    user = store.get_user(username)
+    assert user is not None
+    store.record_failed_login(user, client, at)
+
+
+def failures(store: UserStore, username: str) -> dict[str, tuple[int, float | None]]:
+    user = store.get_user(username)
+    assert user is not None
+    return {client: (f.count, f.at) for client, f in user.failures.items()}
+
+
+def test_failed_logins_count_per_client_under_the_hash_and_clear(store: UserStore) -> None:
+    now = time.time()
     store.create_account("sam", "hash-1", None)
-    store.record_failed_login("sam", "hash-1", 1.0)
-    store.record_failed_login("SAM", "hash-1", 2.5)
-    store.record_failed_login("sam", "hash-0", 3.0)  # a guess at a password no longer there
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (2, 2.5)
-    store.clear_failed_logins("sam", "hash-0")  # stale: ignored
-    assert store.get_user("sam").failed_logins == 2  # type: ignore[union-attr]
-    store.clear_failed_logins("sam", "hash-1")
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
-    store.record_failed_login("sam", "hash-1", 1.0)
-    store.replace_password_hash("sam", "hash-1", "hash-2")  # after a right password
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+    fail(store, "sam", LOCAL, now - 2)
+    fail(store, "SAM", LOCAL, now - 1)
+    fail(store, "sam", ELSEWHERE, now)
+    assert failures(store, "sam") == {LOCAL: (2, now - 1), ELSEWHERE: (1, now)}
+    stale = store.get_user("sam")
+    store.change_password_hash("sam", "hash-1", "hash-2")
+    assert stale is not None
+    store.record_failed_login(stale, LOCAL, now)  # a guess at a password no longer there
+    assert failures(store, "sam") == {}  # every client starts over under the new password
+    fail(store, "sam", LOCAL, now)
+    fail(store, "sam", ELSEWHERE, now)
+    store.clear_failed_logins("sam", "hash-0", LOCAL)  # stale: ignored
+    assert failures(store, "sam") == {LOCAL: (1, now), ELSEWHERE: (1, now)}
+    store.clear_failed_logins("sam", "hash-2", LOCAL)  # a right password from LOCAL
+    assert failures(store, "sam") == {ELSEWHERE: (1, now)}
+    store.put_details("sam", None, "king", expected_hash="hash-2", client=ELSEWHERE)
+    assert failures(store, "sam") == {}
+
+
+def test_a_clients_failures_are_forgotten_a_day_after_its_last(store: UserStore) -> None:
+    now = time.time()
+    store.create_account("sam", "hash-1", None)
+    long_ago = now - FORGET_FAILURES_AFTER - 1
+    fail(store, "sam", LOCAL, long_ago)
+    fail(store, "sam", ELSEWHERE, long_ago)
+    assert failures(store, "sam") == {}
+    fail(store, "sam", LOCAL, now)  # starts over, and the expired record is deleted
+    assert failures(store, "sam") == {LOCAL: (1, now)}
 
 
 def test_an_attempt_is_claimed_once_for_the_count_it_saw(store: UserStore) -> None:
+    now = time.time()
     store.create_account("sam", "hash-1", None)
-    assert store.claim_login_attempt("sam", "hash-1", 0, 5.0)
-    assert not store.claim_login_attempt("SAM", "hash-1", 0, 6.0)  # another got there first
-    assert not store.claim_login_attempt("sam", "hash-0", 1, 6.0)  # the hash changed
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (1, 5.0)
-    store.put_details("sam", None, "king", expected_hash="hash-1")  # authorised: clears
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+    fail(store, "sam", LOCAL, now - 10)
+    seen = store.get_user("sam")
+    assert seen is not None
+    assert store.claim_login_attempt(seen, LOCAL, now)
+    assert not store.claim_login_attempt(seen, LOCAL, now + 1)  # another got there first
+    assert failures(store, "sam") == {LOCAL: (2, now)}
+    store.change_password_hash("sam", "hash-1", "hash-2")
+    assert not store.claim_login_attempt(seen, ELSEWHERE, now)  # the hash changed
+    assert failures(store, "sam") == {}
+
+
+def test_erasure_leaves_no_failure_records(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", None)
+    fail(store, "sam", ELSEWHERE, time.time())
+    store.erase_user("sam", expected_hash="hash-1")
+    store.create_account("sam", "hash-1", None)  # the same hash, even: nothing comes back
+    assert failures(store, "sam") == {}
 
 
 def guess_at_once(config: dict[str, Any], barrier, results) -> None:
@@ -236,7 +283,7 @@ def test_concurrent_wrong_passwords_all_count(
     checked = statuses.count(401)
     assert checked >= auth.FREE_FAILURES and statuses == [401] * checked + [429] * (8 - checked)
     user = open_backend(backend, tmp_path, table).get_user("sam")
-    assert user is not None and user.failed_logins == checked
+    assert user is not None and user.failures_from(LOCAL).count == checked
     right = basic_auth("sam", "the-password-1")
     assert client.get("/userDetails?username=sam", headers=right).status_code == 429
 
@@ -253,10 +300,10 @@ def test_once_guarded_concurrent_guesses_get_one_hash_between_them(
     user = store.get_user("sam")
     assert user is not None and user.password_hash is not None
     for _ in range(auth.FREE_FAILURES):  # long enough ago that the wait is over
-        store.record_failed_login("sam", user.password_hash, time.time() - 3600)
+        fail(store, "sam", LOCAL, time.time() - 3600)
     assert guesses_together(config, 8) == [401] + [429] * 7
     after = store.get_user("sam")
-    assert after is not None and after.failed_logins == auth.FREE_FAILURES + 1
+    assert after is not None and after.failures_from(LOCAL).count == auth.FREE_FAILURES + 1
 
 
 def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -271,10 +318,10 @@ def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: 
     old.close()
     store = open_backend("sqlite", tmp_path)
     user = store.get_user("sam")
-    assert user is not None and (user.username, user.lastname, user.failed_logins) == (
+    assert user is not None and (user.username, user.lastname, user.failures) == (
         "Sam",
         "king",
-        0,
+        {},
     )
 
 
