@@ -398,6 +398,56 @@ def test_of_concurrent_password_changes_exactly_one_wins(
     assert not verify_password(stored, "the-password-1")
 
 
+def erase_or_claim_at_once(config: dict[str, Any], action: str, barrier, results) -> None:
+    client = create_app(config).test_client()
+    barrier.wait()
+    if action == "erase":
+        response = client.delete("/userDetails?username=sam")
+    else:
+        form = f"username=sam&password=claim-{action}"
+        response = client.post("/userSignUp", data=form, headers=FORM)
+    results.put((action, response.status_code))
+
+
+@pytest.mark.slow
+def test_erasures_racing_claims_never_leave_a_half_erased_account(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """An open account with details; four erasures (no credentials) and four password
+    sign-ups (claims) at once. At most one claim wins (an erasure cannot take a claimed
+    account without its password), and what is left is nothing, or the claimed account
+    with none of the earlier details, never a mix."""
+    config = app_config(backend, tmp_path, table)
+    client = create_app(config).test_client()
+    assert client.post("/userSignUp", data="username=sam", headers=FORM).status_code == 200
+    details = "username=sam&firstname=old&lastname=details"
+    assert client.post("/userDetails", data=details, headers=FORM).status_code == 201
+    actions = ["erase"] * 4 + [f"password-{i}" for i in range(4)]
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(len(actions)), context.Queue()
+    workers = [
+        context.Process(target=erase_or_claim_at_once, args=(config, action, barrier, results))
+        for action in actions
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    erasures = [status for action, status in outcomes if action == "erase"]
+    claims = [action for action, status in outcomes if action != "erase" and status == 200]
+    assert set(erasures) <= {204, 404, 401}, outcomes
+    assert {s for a, s in outcomes if a != "erase"} <= {200, 409}, outcomes
+    assert len(claims) <= 1, outcomes
+    left = open_backend(backend, tmp_path, table).get_user("sam")
+    if not claims:
+        assert left is None and 204 in erasures, outcomes
+        return
+    assert left is not None and left.password_hash is not None, outcomes
+    assert verify_password(left.password_hash, "claim-" + claims[0])
+    assert (left.firstname, left.lastname) == (None, None), outcomes
+
+
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_password_is_stored_only_as_an_argon2id_hash(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
