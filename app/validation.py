@@ -127,6 +127,11 @@ SIGNUP_RULES = (
     Rule("firstname", False, check_name),
 )
 LOOKUP_RULES = (Rule("username", True, check_username),)
+# The new password; the current one comes as HTTP Basic credentials.
+PASSWORD_CHANGE_RULES = (
+    Rule("username", True, check_username),
+    Rule("password", True, check_password),
+)
 
 
 def invalid(field: str, message: str) -> Problem:
