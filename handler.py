@@ -18,13 +18,15 @@ gc.disable()
 import os
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import serverless_wsgi
 
 from app import create_app, snapstart
 from app.problems import PROBLEM_JSON, UNEXPECTED_DETAIL, problem_document
+from app.response_headers import header_policy
+from app.runtime import Runtime, current_runtime, request_id_of, with_emulator_request_id
 from lambda_edge import (
     Kind,
     LambdaResponse,
@@ -65,39 +67,14 @@ finally:
 BASE_PATH = "/" + os.environ.get("API_GATEWAY_BASE_PATH", "").strip("/")
 
 
-# Under serverless-offline (make run) every context's aws_request_id is "1234567890" (its
-# invoke.py), while the emulator's own per-invocation id, the one in its "RequestId: ..." log
-# line, arrives as the context's awsRequestId. Only there: serverless-offline sets IS_OFFLINE,
-# and a Lambda runtime (AWS_LAMBDA_RUNTIME_API) never takes this path, so in Lambda the
-# runtime's id stands. Nothing a client sends (headers, the event) can set it.
-def under_serverless_offline(environ: Mapping[str, str]) -> bool:
-    return environ.get("IS_OFFLINE") == "true" and "AWS_LAMBDA_RUNTIME_API" not in environ
-
-
-UNDER_SERVERLESS_OFFLINE = under_serverless_offline(os.environ)
-
-
-class EmulatorContext:
-    """serverless-offline's context, answering aws_request_id with the emulator's own id."""
-
-    def __init__(self, context: Any, request_id: str) -> None:
-        self._context = context
-        self.aws_request_id = request_id
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-
-def emulated_context(context: Any) -> Any:
-    request_id = getattr(context, "awsRequestId", None)
-    if not isinstance(request_id, str) or not request_id:
-        return context
-    return EmulatorContext(context, request_id)
+UNDER_SERVERLESS_OFFLINE = current_runtime() is Runtime.SERVERLESS_OFFLINE
+# The header policy the app follows, for the answers built here without it.
+EDGE_ANSWER_HEADERS = header_policy(app).edge_answer()
 
 
 def handler(event: Any, context: Any) -> LambdaResponse:
     if UNDER_SERVERLESS_OFFLINE:
-        context = emulated_context(context)
+        context = with_emulator_request_id(context)
     if is_warmup(event):
         return warmup_response()
     kind: Kind | None = None
@@ -148,13 +125,9 @@ def problem(
     kind: Kind | None, event: Any, status: int, detail: str, **extensions: Any
 ) -> LambdaResponse:
     """A problem response built without the app, shaped for the channel that sent it."""
-    result = plain_result(status, PROBLEM_JSON, problem_document(status, detail, **extensions))
+    document = problem_document(status, detail, **extensions)
+    result = plain_result(status, PROBLEM_JSON, document, EDGE_ANSWER_HEADERS)
     return kind.respond(result) if kind else unknown_kind_response(event, result)
-
-
-def request_id_of(context: Any) -> str | None:
-    request_id = getattr(context, "aws_request_id", None)
-    return request_id if isinstance(request_id, str) else None
 
 
 def log_json(**fields: Any) -> None:

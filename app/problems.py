@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from app.runtime import request_id_of
 from app.store import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -122,8 +123,7 @@ def render_unexpected(error: Exception) -> Response:
 
 
 def lambda_request_id() -> str | None:
-    context = request.environ.get("serverless.context")
-    return getattr(context, "aws_request_id", None)
+    return request_id_of(request.environ.get("serverless.context"))
 
 
 def init_app(app: Flask) -> None:

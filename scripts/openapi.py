@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request
 
-from app import DEFAULT_MAX_BODY_BYTES
 from app.auth import CHALLENGE, FIRST_WAIT, FREE_FAILURES, MAX_WAIT
+from app.config import DEFAULT_MAX_BODY_BYTES
 from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
 from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (

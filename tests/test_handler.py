@@ -12,6 +12,7 @@ from flask import Flask, make_response, request, url_for
 import handler
 from app import create_app
 from lambda_edge import EVENT_KINDS, EventKind
+from lambda_edge.header_policy import NOSNIFF
 from tests.channels import LambdaContext
 from tests.events import (
     HTTP_API_HOST,
@@ -33,7 +34,7 @@ def answer(event: Any, kind: EventKind | None = None) -> dict[str, Any]:
 def problem_of(result: dict[str, Any]) -> dict[str, Any]:
     response = read_result(result)
     assert response.header("Content-Type") == "application/problem+json"
-    assert response.header("X-Content-Type-Options") == "nosniff"
+    assert response.header("X-Content-Type-Options") == NOSNIFF["X-Content-Type-Options"]
     assert result["isBase64Encoded"] is False
     return response.json()
 

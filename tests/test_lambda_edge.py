@@ -22,6 +22,7 @@ from lambda_edge import (
     is_warmup,
     plain_result,
 )
+from lambda_edge.header_policy import AppAnswer, HeaderPolicy, vary_of
 from tests.events import (
     ALB_HOST,
     assert_real_shape,
@@ -495,18 +496,68 @@ def test_status_description_for_every_code(kind: EventKind, code: int, descripti
     assert result["statusDescription"] == description
 
 
+@pytest.mark.parametrize("https_only", [True, False], ids=["in-aws", "local"])
 @pytest.mark.parametrize("kind", EVENT_KINDS)
-def test_a_problem_built_without_the_app_has_the_channel_shape(kind: EventKind) -> None:
+def test_a_problem_built_without_the_app_has_the_channel_shape(
+    kind: EventKind, https_only: bool
+) -> None:
     body = '{"status": 400}'
+    headers = HeaderPolicy(https_only=https_only).edge_answer()
     response = read_result(
-        KINDS[kind].respond(plain_result(400, "application/problem+json", body)), kind
+        KINDS[kind].respond(plain_result(400, "application/problem+json", body, headers)), kind
     )
     assert response.status == 400 and response.body == body.encode()
     assert response.header("Content-Type") == "application/problem+json"
-    assert response.header("X-Content-Type-Options") == "nosniff"
-    # What openapi.yaml promises on every 400 of the API's paths, the edge's included.
-    assert response.header("Access-Control-Allow-Origin") == "*"
-    assert response.header("Cache-Control") == "no-store"
+    for name, value in headers.items():
+        assert response.header(name) == value, name
+
+
+# -- the header policy (lambda_edge/header_policy.py) ------------------------------------
+
+IN_AWS, LOCAL = HeaderPolicy(https_only=True), HeaderPolicy(https_only=False)
+HSTS = "Strict-Transport-Security"
+
+
+def app_answer(method: str, path: str, status: int, routed: bool = True) -> AppAnswer:
+    return AppAnswer(method=method, path=path, status=status, routed=routed)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        app_answer("GET", "/", 200),
+        app_answer("POST", "/userSignUp", 400),
+        app_answer("GET", "/nowhere", 404, routed=False),
+        app_answer("OPTIONS", "/userDetails", 204),
+    ],
+)
+def test_hsts_and_nosniff_on_every_answer_in_aws_and_no_hsts_locally(answer: AppAnswer) -> None:
+    assert IN_AWS.app_answer(answer)[HSTS] == "max-age=31536000"
+    assert IN_AWS.app_answer(answer)["X-Content-Type-Options"] == "nosniff"
+    assert HSTS not in LOCAL.app_answer(answer)
+    assert LOCAL.app_answer(answer)["X-Content-Type-Options"] == "nosniff"
+    assert IN_AWS.edge_answer()[HSTS] == "max-age=31536000" and HSTS not in LOCAL.edge_answer()
+
+
+@pytest.mark.parametrize(
+    ("answer", "cors", "no_store", "vary"),
+    [
+        (app_answer("POST", "/userSignUp", 200), True, False, {"Accept"}),
+        (app_answer("POST", "/userDetails", 400), True, False, set()),
+        (app_answer("GET", "/userDetails", 200), True, True, set()),
+        (app_answer("HEAD", "/userDetails", 200), True, True, set()),
+        (app_answer("POST", "/userDetails", 401), True, True, set()),
+        (app_answer("GET", "/openapi.json", 200), True, False, set()),
+        (app_answer("GET", "/", 200), False, False, set()),
+        (app_answer("POST", "/", 429), False, True, set()),
+        (app_answer("POST", "/nowhere", 201, routed=False), False, False, set()),
+    ],
+)
+def test_app_answer_headers(answer: AppAnswer, cors: bool, no_store: bool, vary: set[str]) -> None:
+    headers = LOCAL.app_answer(answer)
+    assert (headers.get("Access-Control-Allow-Origin") == "*") is cors
+    assert (headers.get("Cache-Control") == "no-store") is no_store
+    assert vary_of(answer) == vary
 
 
 def test_base64_answers_pass_through() -> None:

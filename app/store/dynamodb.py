@@ -46,9 +46,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from app.config import ConfigurationError
 from app.store import (
     AccountChanged,
-    ConfigurationError,
     StoredUser,
     StoreUnavailable,
     UsernameTaken,
