@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
@@ -11,6 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from app.runtime import request_id_of
 from app.store import StoreUnavailable
+from lambda_edge.responses import status_title
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -31,13 +31,6 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extensions = extensions
-
-
-def status_title(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Client Error" if status < 500 else "Server Error"
 
 
 def problem_document(status: int, detail: str, **extensions: Any) -> str:

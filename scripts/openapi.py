@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request
 
 from app.auth import CHALLENGE, FIRST_WAIT, FREE_FAILURES, MAX_WAIT
 from app.config import DEFAULT_MAX_BODY_BYTES
-from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
+from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS
 from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
     ACCEPTED_BODY_TYPES,
@@ -43,6 +43,7 @@ from app.validation import (
     check_password,
     check_username,
 )
+from lambda_edge.responses import status_title
 
 Schema = dict[str, Any]
 HTML = "text/html"
