@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import unquote_plus
 
-from lambda_edge.api_gateway import safe_context, without_warmup_marker, wsgi_path
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
     decoded_body,
-    header,
     merged_headers,
     need_dict,
     need_method,
@@ -26,10 +24,12 @@ from lambda_edge.fields import (
     string_map,
 )
 from lambda_edge.responses import completed, with_multi_value_headers, with_status_description
-
-
-def last_forwarded_for(headers: dict[str, str]) -> str:
-    return header(headers, "X-Forwarded-For").rsplit(",", 1)[-1].strip()
+from lambda_edge.wsgi_input import (
+    last_forwarded_for,
+    safe_context,
+    without_warmup_marker,
+    wsgi_path,
+)
 
 
 class Alb:

@@ -12,7 +12,6 @@ Where the app is mounted, as the client sees the URL:
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
@@ -30,6 +29,7 @@ from lambda_edge.fields import (
     string_map,
 )
 from lambda_edge.responses import completed, with_multi_value_headers, with_v2_cookies
+from lambda_edge.wsgi_input import safe_context, without_warmup_marker, wsgi_path
 
 
 def is_execute_api_host(host: str) -> bool:
@@ -47,32 +47,6 @@ def strip_base_path(script_name: str, path: str, base_path: str) -> tuple[str, s
         return script_name, path
     rest = strip_prefix(path, base_path)
     return (script_name + base_path, rest) if rest is not None else (script_name, path)
-
-
-def wsgi_path(path: str) -> str:
-    # WSGI wants PATH_INFO decoded and carried as latin-1 text, as serverless-wsgi does.
-    return unquote(path).encode("utf-8", "surrogatepass").decode("latin-1")
-
-
-def without_warmup_marker(event: Event) -> Event:
-    # serverless-wsgi answers {} to any event with a warm-up "source"; an HTTP event
-    # that happens to carry one must still reach the app.
-    return {k: v for k, v in event.items() if k != "source"} if "source" in event else event
-
-
-def safe_context(context: dict[str, Any]) -> dict[str, Any]:
-    """requestContext with the parts serverless-wsgi dereferences made safe: a null
-    authorizer and a non-string sourceIp would crash it, and are no fault of the client."""
-    fixed = dict(context)
-    if not isinstance(fixed.get("authorizer"), dict):
-        fixed.pop("authorizer", None)
-    identity = fixed.get("identity")
-    if not isinstance(identity, dict) or not isinstance(identity.get("sourceIp", ""), str):
-        fixed["identity"] = {}
-    http = fixed.get("http")
-    if isinstance(http, dict) and not isinstance(http.get("sourceIp", ""), str):
-        fixed["http"] = {k: v for k, v in http.items() if k != "sourceIp"}
-    return fixed
 
 
 class RestV1:

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lambda_edge.alb import last_forwarded_for
-from lambda_edge.api_gateway import wsgi_path
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
     decoded_body,
@@ -38,6 +36,7 @@ from lambda_edge.fields import (
     string_or_list_map,
 )
 from lambda_edge.responses import completed, with_status_description
+from lambda_edge.wsgi_input import last_forwarded_for, wsgi_path
 
 
 class LatticeV1:
