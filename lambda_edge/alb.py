@@ -16,9 +16,9 @@ from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
     decoded_body,
     merged_headers,
+    need_canonical_path,
     need_dict,
     need_method,
-    need_path,
     pairs_of,
     string_list_map,
     string_map,
@@ -41,7 +41,7 @@ class Alb:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         method = need_method(event.get("httpMethod"), "httpMethod")
-        path = need_path(event.get("path"), "path")
+        path = need_canonical_path(event.get("path"), "path")
         if self.multi_value:
             headers_field, query_field = "multiValueHeaders", "multiValueQueryStringParameters"
             headers = merged_headers(

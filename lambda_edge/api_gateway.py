@@ -20,10 +20,10 @@ from lambda_edge.fields import (
     header,
     is_field_value,
     merged_headers,
+    need_canonical_path,
     need_dict,
     need_field_str,
     need_method,
-    need_path,
     pairs_of,
     string_list_map,
     string_map,
@@ -49,6 +49,25 @@ def strip_base_path(script_name: str, path: str, base_path: str) -> tuple[str, s
     return (script_name + base_path, rest) if rest is not None else (script_name, path)
 
 
+# Requests serverless.yml gives an API Gateway route of their own, throttled harder than the
+# catch-all (serverless_plugins/api-events.js, custom.restApiEvents); tests/test_template.py
+# checks that the template agrees.
+OWN_ROUTES = frozenset({("POST", "/userSignUp")})
+# The catch-all routes: HTTP API's $default (or ANY /{proxy+}), REST's /{proxy+} and /.
+CATCH_ALL_ROUTES = frozenset({"$default", "ANY /{proxy+}", "/{proxy+}", "/"})
+
+
+def need_own_route(method: str, app_path: str, route: Any, route_field: str) -> None:
+    """A request with a route of its own is served only when it came through that route:
+    through the catch-all, another spelling of its path (one API Gateway decoded before the
+    event was built) would slip past its throttle."""
+    if (method, app_path) in OWN_ROUTES and isinstance(route, str) and route in CATCH_ALL_ROUTES:
+        raise RejectedEvent(
+            f"{method} {app_path} came through the catch-all route ('{route_field}' is"
+            f" {route!r}), not its own: send its path spelt exactly {app_path!r}."
+        )
+
+
 class RestV1:
     """API Gateway REST API, Lambda proxy integration (payload v1)."""
 
@@ -57,7 +76,7 @@ class RestV1:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         method = need_method(event.get("httpMethod"), "httpMethod")
-        path = need_path(event.get("path"), "path")
+        path = need_canonical_path(event.get("path"), "path")
         # Both null or absent is a request with no headers (the console's test invoke).
         single = string_map(event.get("headers"), "headers", names_are_tokens=True)
         multi = string_list_map(
@@ -77,6 +96,7 @@ class RestV1:
         if isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
             script_name = "/" + stage
         script_name, app_path = strip_base_path(script_name, path, base_path)
+        need_own_route(method, app_path, event.get("resource"), "resource")
         wsgi_event: Event = {
             **without_warmup_marker(event),
             "httpMethod": method,
@@ -105,8 +125,8 @@ class HttpApiV2:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         http = need_dict(context.get("http"), "requestContext.http")
-        need_method(http.get("method"), "requestContext.http.method")
-        path = need_path(event.get("rawPath"), "rawPath")
+        method = need_method(http.get("method"), "requestContext.http.method")
+        path = need_canonical_path(event.get("rawPath"), "rawPath")
         if event.get("headers") is None:
             raise RejectedEvent("The event has no 'headers'.")
         headers = merged_headers(
@@ -123,6 +143,7 @@ class HttpApiV2:
         )
 
         script_name, app_path = self.mount(path, headers, context, base_path)
+        self.need_own_route(method, app_path, event.get("routeKey"))
         wsgi_event: Event = {
             **without_warmup_marker(event),
             "rawPath": app_path,
@@ -150,6 +171,9 @@ class HttpApiV2:
                 script_name, path = "/" + stage, rest
         return strip_base_path(script_name, path, base_path)
 
+    def need_own_route(self, method: str, app_path: str, route_key: Any) -> None:
+        need_own_route(method, app_path, route_key, "routeKey")
+
     def respond(self, result: LambdaResponse) -> LambdaResponse:
         return with_v2_cookies(completed(result))
 
@@ -164,6 +188,9 @@ class FunctionUrl(HttpApiV2):
         self, path: str, headers: dict[str, str], context: dict[str, Any], base_path: str
     ) -> tuple[str, str]:
         return "", path
+
+    def need_own_route(self, method: str, app_path: str, route_key: Any) -> None:
+        """A function URL has no routes (and no throttle but the function's concurrency)."""
 
 
 def is_function_url(event: Event) -> bool:

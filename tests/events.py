@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from lambda_edge import EVENT_KINDS, EventKind
+from lambda_edge.api_gateway import OWN_ROUTES
 from tests.http_types import HttpRequest, HttpResponse
 
 __all__ = ["EVENT_KINDS", "EventKind"]
@@ -70,14 +71,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def own_route_path(request: HttpRequest) -> str | None:
+    """The path of the API Gateway route of its own that this request takes, if any (the
+    template's routes: tests/test_template.py)."""
+    return request.path if (request.method, request.path) in OWN_ROUTES else None
+
+
 def rest_v1_event(
     request: HttpRequest, *, base64_body: bool = False, stage: str = "prod", host: str = REST_HOST
 ) -> dict[str, Any]:
     headers = grouped(standard_headers(request, host))
     query = grouped(request.query)
     request_id = str(uuid.uuid4())
+    resource = own_route_path(request) or ("/" if request.path == "/" else "/{proxy+}")
     return {
-        "resource": "/{proxy+}",
+        "resource": resource,
         "path": request.path,
         "httpMethod": request.method,
         "headers": {k: v[-1] for k, v in headers.items()},
@@ -90,7 +98,7 @@ def rest_v1_event(
             "accountId": "123456789012",
             "apiId": host.split(".")[0],
             "resourceId": "a1b2c3",
-            "resourcePath": "/{proxy+}",
+            "resourcePath": resource,
             "httpMethod": request.method,
             "extendedRequestId": "AbCdEfGhIjKlMnO=",
             "requestTime": "24/Nov/2026:19:40:21 +0000",
@@ -177,6 +185,8 @@ def http_api_v2_event(
     host: str = HTTP_API_HOST,
 ) -> dict[str, Any]:
     route_key = "$default" if stage == "$default" else "ANY /{proxy+}"
+    if own_route_path(request):
+        route_key = f"{request.method} {request.path}"
     return v2_event(request, base64_body=base64_body, host=host, stage=stage, route_key=route_key)
 
 

@@ -4,6 +4,7 @@ cookies, status descriptions, client addresses, logs (the edge's rules: test_lam
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -22,6 +23,10 @@ from tests.events import (
     rest_v1_event,
 )
 from tests.http_types import HttpRequest
+
+
+def get(path: str) -> HttpRequest:
+    return HttpRequest("GET", path)
 
 
 def answer(event: Any, kind: EventKind | None = None) -> dict[str, Any]:
@@ -380,3 +385,66 @@ def test_init_leaves_the_collector_on_with_the_init_objects_frozen() -> None:
 
     assert gc.isenabled()
     assert gc.get_freeze_count() > 10_000
+
+
+# -- sign-up only through its own (throttled) route, whatever the path's spelling
+
+SIGN_UP_SPELLINGS = [
+    "//userSignUp",
+    "/user%53ignUp",
+    "/%75serSignUp",
+    "/%2FuserSignUp",
+    "/./userSignUp",
+]
+
+
+def sign_up(path: str, username: str) -> HttpRequest:
+    body = f"username={username}&firstname=john".encode()
+    return HttpRequest(
+        "POST", path, headers=(("Content-Type", "application/x-www-form-urlencoded"),), body=body
+    )
+
+
+@pytest.mark.parametrize("spelling", SIGN_UP_SPELLINGS)
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_another_spelling_of_the_sign_up_path_is_refused_and_signs_no_one_up(
+    kind: EventKind, spelling: str
+) -> None:
+    username = "u" + uuid.uuid4().hex[:12]
+    event = build_event(kind, sign_up(spelling, username), base64_body=False)
+    result = answer(event, kind)
+    assert result["statusCode"] == 400
+    detail = problem_of(result)["detail"]
+    assert repr(spelling) in detail and "'/userSignUp'" in detail
+    # Nothing was written: the name is still free on the route of its own.
+    event = build_event(kind, sign_up("/userSignUp", username), base64_body=False)
+    assert answer(event, kind)["statusCode"] == 200
+
+
+def through_the_catch_all(kind: EventKind, username: str) -> dict[str, Any]:
+    """The event API Gateway would build had it decoded the spelling before routing on the
+    raw one: the canonical path, but the catch-all route."""
+    event = build_event(kind, sign_up("/userSignUp", username), base64_body=False)
+    if kind == "rest_v1":
+        event["resource"] = event["requestContext"]["resourcePath"] = "/{proxy+}"
+    else:
+        event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    return event
+
+
+@pytest.mark.parametrize("kind", ["rest_v1", "http_api_v2"])
+def test_sign_up_through_the_catch_all_route_is_refused(kind: EventKind) -> None:
+    result = answer(through_the_catch_all(kind, "u" + uuid.uuid4().hex[:12]), kind)
+    assert result["statusCode"] == 400
+    assert problem_of(result)["detail"].startswith("POST /userSignUp came through the catch-all")
+
+
+def test_a_function_url_has_no_routes_to_come_through() -> None:
+    event = through_the_catch_all("function_url", "u" + uuid.uuid4().hex[:12])
+    assert answer(event, "function_url")["statusCode"] == 200
+
+
+@pytest.mark.parametrize("path", ["/users/%C3%A9", "/a%25b", "/userSignUp/"])
+def test_escapes_that_are_not_another_spelling_reach_the_app(path: str) -> None:
+    result = answer(build_event("http_api_v2", get(path), base64_body=False), "http_api_v2")
+    assert result["statusCode"] == 404

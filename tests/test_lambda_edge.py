@@ -22,6 +22,7 @@ from lambda_edge import (
     is_warmup,
     plain_result,
 )
+from lambda_edge.fields import canonical_spelling
 from lambda_edge.header_policy import AppAnswer, HeaderPolicy, vary_of
 from tests.events import (
     ALB_HOST,
@@ -571,3 +572,23 @@ def test_base64_answers_pass_through() -> None:
         }
     )
     assert read_result(result, "lattice_v2").body == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("/userSignUp", "/userSignUp"),
+        ("//userSignUp", "/userSignUp"),
+        ("/user%53ignUp", "/userSignUp"),
+        ("/%75serSignUp", "/userSignUp"),
+        ("/%2fuserSignUp", "/userSignUp"),
+        ("/a/./b/../userSignUp", "/a/userSignUp"),
+        ("/%2e%2e/userSignUp", "/userSignUp"),
+        ("/users/%C3%A9", "/users/%C3%A9"),  # an escape of what is not another spelling stays
+        ("/a%25b", "/a%25b"),
+        ("/userSignUp/", "/userSignUp/"),
+        ("/", "/"),
+    ],
+)
+def test_canonical_spelling(path: str, canonical: str) -> None:
+    assert canonical_spelling(path) == canonical

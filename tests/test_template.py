@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lambda_edge.api_gateway import CATCH_ALL_ROUTES, OWN_ROUTES
 from tests import dynamo_server
 from tests.packaging import (
     ALB_LISTENER_ARN,
@@ -118,6 +119,9 @@ def test_function_url_is_aws_iam_unless_made_public() -> None:
 def test_http_api_routes_include_sign_up_on_its_own() -> None:
     routes = resources("default", "AWS::ApiGatewayV2::Route").values()
     assert sorted(r["Properties"]["RouteKey"] for r in routes) == ["$default", SIGN_UP_ROUTE]
+    # The edge serves the own routes only through them (lambda_edge/api_gateway.py).
+    assert {f"{method} {path}" for method, path in OWN_ROUTES} == {SIGN_UP_ROUTE}
+    assert "$default" in CATCH_ALL_ROUTES
 
 
 def test_rest_api_routes_only_when_asked() -> None:
@@ -128,6 +132,8 @@ def test_rest_api_routes_only_when_asked() -> None:
         r["Properties"]["PathPart"] for r in resources("rest", "AWS::ApiGateway::Resource").values()
     }
     assert paths == {"{proxy+}", "userSignUp"}
+    assert {("POST", "/userSignUp")} == OWN_ROUTES
+    assert {"/{proxy+}", "/"} <= CATCH_ALL_ROUTES
     # GET / (the page) has a method of its own on the root: {proxy+} does not match "/".
     root = {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}
     assert [
