@@ -154,6 +154,9 @@ class HttpApiV2:
             "body": body,
             "isBase64Encoded": False,
         }
+        # Payload v2 has no multiValueHeaders; a stray one would make serverless-wsgi answer
+        # in lists, which this channel does not read (the answer would lose every header).
+        wsgi_event.pop("multiValueHeaders", None)
         return Request(self, wsgi_event, script_name, wsgi_path(app_path))
 
     def mount(

@@ -448,3 +448,16 @@ def test_a_function_url_has_no_routes_to_come_through() -> None:
 def test_escapes_that_are_not_another_spelling_reach_the_app(path: str) -> None:
     result = answer(build_event("http_api_v2", get(path), base64_body=False), "http_api_v2")
     assert result["statusCode"] == 404
+
+
+@pytest.mark.parametrize("stray", [{"x-note": ["a"]}, {}, None])
+@pytest.mark.parametrize("kind", ["http_api_v2", "function_url"])
+def test_a_v2_event_with_a_stray_multi_value_headers_key_keeps_its_headers(
+    kind: EventKind, stray: Any
+) -> None:
+    event = build_event(kind, SEED_GET, base64_body=False) | {"multiValueHeaders": stray}
+    result = answer(event, kind)
+    assert "multiValueHeaders" not in result
+    assert result["statusCode"] == 404
+    assert problem_of(result)["detail"] == "No user named 'nobody'."
+    assert result["headers"]["Content-Type"] == "application/problem+json"
