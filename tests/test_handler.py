@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,9 @@ from flask import Flask, make_response, request, url_for
 
 import handler
 from app import create_app
+from app.response_headers import header_policy
 from lambda_edge import EVENT_KINDS, EventKind
-from lambda_edge.header_policy import NOSNIFF
+from lambda_edge.header_policy import NOSNIFF, STRICT_TRANSPORT_SECURITY
 from tests.channels import LambdaContext
 from tests.events import (
     HTTP_API_HOST,
@@ -461,3 +463,56 @@ def test_a_v2_event_with_a_stray_multi_value_headers_key_keeps_its_headers(
     assert result["statusCode"] == 404
     assert problem_of(result)["detail"] == "No user named 'nobody'."
     assert result["headers"]["Content-Type"] == "application/problem+json"
+
+
+# -- Strict-Transport-Security: in a Lambda runtime (every channel in AWS is HTTPS) only
+
+HSTS = "Strict-Transport-Security"
+
+
+@pytest.mark.parametrize(
+    ("environ", "https_only"),
+    [
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, True),
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "IS_OFFLINE": "true"}, True),
+        ({"IS_OFFLINE": "true"}, False),  # make run: serverless-offline's plain HTTP
+        ({"IS_LOCAL": "true"}, False),
+        ({}, False),  # the dev server, the tests
+    ],
+)
+def test_https_only_follows_the_runtime(
+    environ: dict[str, str], https_only: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_LAMBDA_RUNTIME_API", "IS_OFFLINE", "IS_LOCAL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+    assert app.config["HTTPS_ONLY"] is https_only
+    response = app.test_client().get("/")
+    assert (response.headers.get(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]) is https_only
+
+
+@pytest.fixture
+def in_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """handler.py as a Lambda runtime in AWS builds it: its app and its own answers."""
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3"), "HTTPS_ONLY": True})
+    monkeypatch.setattr(handler, "app", app)
+    monkeypatch.setattr(handler, "EDGE_ANSWER_HEADERS", header_policy(app).edge_answer())
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_hsts_on_every_answer_in_aws_the_apps_and_the_edges(kind: EventKind, in_aws: None) -> None:
+    served = read_result(answer(build_event(kind, SEED_GET, base64_body=False), kind), kind)
+    assert served.status == 404 and served.header(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]
+    refused_event = build_event(kind, HttpRequest("GET", "//userDetails"), base64_body=False)
+    refused = read_result(answer(refused_event, kind), kind)
+    assert refused.status == 400 and refused.header(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_no_hsts_outside_a_lambda_runtime(kind: EventKind) -> None:
+    served = read_result(answer(build_event(kind, SEED_GET, base64_body=False), kind), kind)
+    refused_event = build_event(kind, HttpRequest("GET", "//userDetails"), base64_body=False)
+    refused = read_result(answer(refused_event, kind), kind)
+    assert served.header(HSTS) is None and refused.header(HSTS) is None
