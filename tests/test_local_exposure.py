@@ -1,8 +1,10 @@
-"""What `make run STORE=dynamodb` exposes: DynamoDB Local (scripts/run_dynamodb_local.sh)
-answers on 127.0.0.1 only, its data is the owner's alone, and no web page may call it."""
+"""What `make run` exposes on this machine: DynamoDB Local (STORE=dynamodb,
+scripts/run_dynamodb_local.sh) answers on 127.0.0.1 only, its data is the owner's alone, and
+no web page may call it; nor may a web page call the Lambda invoke port (LAMBDA_PORT)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -11,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.events import build_event
+from tests.http_types import HttpRequest
 from tests.net import free_port
+from tests.offline_server import start_offline
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +77,37 @@ def test_dynamodb_local_is_loopback_only_private_and_closed_to_web_pages(tmp_pat
     files = list(data.iterdir())
     assert files, "DynamoDB Local wrote no data"
     assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+
+
+def invoke(lambda_port: int, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", lambda_port, timeout=30)
+    try:
+        path = "/2015-03-31/functions/user-api-dev-api/invocations"
+        connection.request("POST", path, body=json.dumps(SEED_EVENT), headers=headers)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+SEED_EVENT = build_event(
+    "http_api_v2",
+    HttpRequest("GET", "/userDetails", query=(("username", "nobody"),)),
+    base64_body=False,
+)
+
+
+def test_the_lambda_invoke_port_refuses_web_pages_and_serves_the_sdk() -> None:
+    lambda_port = free_port()
+    with start_offline(lambda_port=lambda_port):
+        # A page's cross-origin fetch: text/plain needs no preflight, so the browser sends it.
+        status, headers, body = invoke(
+            lambda_port, {"Origin": "http://evil.test", "Content-Type": "text/plain"}
+        )
+        assert status == 403 and "access-control-allow-origin" not in headers, (headers, body)
+        status, headers, _ = invoke(lambda_port, {"Origin": "null"})
+        assert status == 403 and "access-control-allow-origin" not in headers
+        # What the AWS SDK or CLI sends: no Origin. The function answers (no such user).
+        status, headers, body = invoke(lambda_port, {"Content-Type": "application/json"})
+        assert status == 200 and "access-control-allow-origin" not in headers
+        assert json.loads(body)["statusCode"] == 404
