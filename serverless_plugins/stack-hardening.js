@@ -24,6 +24,11 @@
 //    already references. cfn-lint reports it (W3005), and moto's change sets reject it. Any
 //    DependsOn entry naming a resource that the same resource already Refs / GetAtts is dropped;
 //    CloudFormation derives that ordering from the reference anyway.
+// 7. Log permissions: osls grants logs:CreateLogStream, logs:CreateLogGroup and
+//    logs:TagResource on /aws/lambda/<service>-<stage>*, which also matches other stacks'
+//    functions (user-api-dev2, user-api-dev-eu). The stack creates the function's log group, so
+//    the function needs only to write streams into it: logs:CreateLogStream and
+//    logs:PutLogEvents on exactly its own group.
 
 const params = require('./params');
 const alarms = require('./alarms');
@@ -65,6 +70,7 @@ class StackHardeningPlugin {
       service: this.serverless.service.service,
       stage: provider.getStage(),
       functionLogicalId: provider.naming.getLambdaLogicalId(FUNCTION),
+      logGroupLogicalId: provider.naming.getLogGroupLogicalId(FUNCTION),
       retentionInDays: provider.getLogRetentionInDays(),
       timeoutSeconds: this.serverless.service.getFunction(FUNCTION).timeout ||
         this.serverless.service.provider.timeout || 6,
@@ -75,6 +81,26 @@ class StackHardeningPlugin {
     if (p.usersTable) adoptTable(template, p.usersTable);
     scopeServicePermissions(template);
     dropRedundantDependsOn(template);
+    scopeLogPermissions(context);
+  }
+}
+
+function scopeLogPermissions({ template, logGroupLogicalId }) {
+  const role = template.Resources.IamRoleLambdaExecution;
+  if (!role || !template.Resources[logGroupLogicalId]) return;
+  for (const policy of role.Properties.Policies || []) {
+    const statements = policy.PolicyDocument.Statement;
+    const isLogs = (statement) => [].concat(statement.Action).some((a) => a.startsWith('logs:'));
+    if (!statements.some(isLogs)) continue;
+    policy.PolicyDocument.Statement = [
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        // The log group's Arn ends in ":*": the group's streams, nothing else.
+        Resource: { 'Fn::GetAtt': [logGroupLogicalId, 'Arn'] },
+      },
+      ...statements.filter((statement) => !isLogs(statement)),
+    ];
   }
 }
 

@@ -437,6 +437,26 @@ def test_iam_is_exactly_the_actions_the_code_uses_on_the_table_arn() -> None:
     assert not any("*" in str(a) for a in declared["Action"])
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_log_permissions_are_exactly_writing_to_the_functions_own_log_group(variant: str) -> None:
+    role = only(variant, "AWS::IAM::Role")
+    statements = [
+        s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    logs = [s for s in statements if any(str(a).startswith("logs:") for a in s["Action"])]
+    # The group's Arn (".../log-group:/aws/lambda/user-api-dev-api:*") covers its streams only:
+    # no other stage's group (user-api-dev2), no CreateLogGroup, no TagResource.
+    assert logs == [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": ["ApiLogGroup", "Arn"]},
+        }
+    ]
+    log_group = resources(variant, "AWS::Logs::LogGroup")["ApiLogGroup"]
+    assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{SERVICE}-{STAGE}-api"
+
+
 def test_table_is_retained_protected_and_recoverable() -> None:
     table = only("default", "AWS::DynamoDB::Table")
     assert table["DeletionPolicy"] == "Retain"
