@@ -17,6 +17,7 @@ from lambda_edge.base import Event, EventKind, Kind, LambdaResponse, Request
 from lambda_edge.events import (
     EVENT_KINDS,
     KINDS,
+    EventFromAnotherService,
     classify,
     is_warmup,
     unknown_kind_response,
@@ -29,6 +30,7 @@ __all__ = [
     "EVENT_KINDS",
     "KINDS",
     "Event",
+    "EventFromAnotherService",
     "EventKind",
     "Kind",
     "LambdaResponse",

@@ -370,3 +370,128 @@ def read_result(result: Any, kind: EventKind | None = None) -> HttpResponse:
     if content_type.startswith(TEXTUAL_RESPONSE_TYPES):
         assert not result["isBase64Encoded"], f"{content_type} body was base64-encoded"
     return response
+
+
+# -- events from other AWS services (not HTTP requests), in the shapes those services send
+
+ACCOUNT = "123456789012"
+
+
+def sqs_event(*, body: str = "hello") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(now_ms())},
+                "messageAttributes": {},
+                "md5OfBody": "5d41402abc4b2a76b9719d911017c592",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:user-api-queue",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def s3_event(*, key: str = "uploads/report.csv") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-24T19:40:21.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": "user-api-uploads", "arn": "arn:aws:s3:::user-api-uploads"},
+                    "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef"},
+                },
+            }
+        ]
+    }
+
+
+def sns_event(*, message: str = "hello") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:ops:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:ops",
+                    "Message": message,
+                    "Timestamp": "2026-11-24T19:40:21.000Z",
+                },
+            }
+        ]
+    }
+
+
+def kinesis_event(*, data: str = "aGVsbG8=") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "1",
+                    "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                    "data": data,
+                    "approximateArrivalTimestamp": 1545084650.987,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": "shardId-000000000006:4959033827149025660855969253836157109592",
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/user-api",
+            }
+        ]
+    }
+
+
+def dynamodb_stream_event() -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": "USER#sam"}, "sk": {"S": "PROFILE"}},
+                    "SequenceNumber": "4421584500000000017450439091",
+                    "SizeBytes": 26,
+                    "StreamViewType": "KEYS_ONLY",
+                },
+                "eventSourceARN": (
+                    f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/users/stream/2026-11-24T00:00:00.000"
+                ),
+            }
+        ]
+    }
+
+
+EC2_STATE_CHANGE = "EC2 Instance State-change Notification"
+
+
+def eventbridge_event(
+    *, source: str = "aws.ec2", detail_type: str = EC2_STATE_CHANGE
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-11-24T19:40:21Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"instance-id": "i-0123456789abcdef0", "state": "running"},
+    }

@@ -14,15 +14,22 @@ from flask import Flask, make_response, request, url_for
 import handler
 from app import create_app
 from app.response_headers import header_policy
-from lambda_edge import EVENT_KINDS, EventKind
+from lambda_edge import EVENT_KINDS, EventFromAnotherService, EventKind
 from lambda_edge.header_policy import NOSNIFF, STRICT_TRANSPORT_SECURITY
 from tests.channels import LambdaContext
 from tests.events import (
+    EC2_STATE_CHANGE,
     HTTP_API_HOST,
     build_event,
+    dynamodb_stream_event,
+    eventbridge_event,
     http_api_v2_event,
+    kinesis_event,
     read_result,
     rest_v1_event,
+    s3_event,
+    sns_event,
+    sqs_event,
 )
 from tests.http_types import HttpRequest
 
@@ -105,9 +112,7 @@ def test_rest_event_without_headers_is_a_request_with_no_headers(event: dict[str
 
 NOT_HTTP = {
     "empty object": {},
-    "SQS batch": {"Records": [{"eventSource": "aws:sqs", "body": "hello"}]},
-    "S3 notification": {"Records": [{"eventSource": "aws:s3", "s3": {}}]},
-    "EventBridge, not scheduled": {"source": "aws.ec2", "detail-type": "EC2 State Change"},
+    "records of no known source": {"Records": [{"body": "hello"}]},
     "list": [1, 2],
     "string": "garbage",
     "null": None,
@@ -124,6 +129,39 @@ def test_non_http_event_is_a_logged_400(event: Any, capsys: pytest.CaptureFixtur
     log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert log["message"] == "rejected event"
     assert log["requestId"] == context.aws_request_id
+
+
+OTHER_SERVICES = {
+    "SQS": (sqs_event(), "1 record(s) from aws:sqs"),
+    "S3": (s3_event(), "1 record(s) from aws:s3"),
+    "SNS": (sns_event(), "1 record(s) from aws:sns"),
+    "Kinesis": (kinesis_event(), "1 record(s) from aws:kinesis"),
+    "DynamoDB stream": (dynamodb_stream_event(), "1 record(s) from aws:dynamodb"),
+    "EventBridge": (
+        eventbridge_event(),
+        f"an EventBridge event (source 'aws.ec2', detail-type '{EC2_STATE_CHANGE}')",
+    ),
+    "EventBridge, a schedule of another source": (
+        eventbridge_event(source="aws.scheduler", detail_type="Scheduled Event"),
+        "an EventBridge event (source 'aws.scheduler', detail-type 'Scheduled Event')",
+    ),
+}
+
+
+@pytest.mark.parametrize(("event", "arrived"), OTHER_SERVICES.values(), ids=OTHER_SERVICES.keys())
+def test_an_event_from_another_service_fails_the_invocation_naming_it(
+    event: dict[str, Any], arrived: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(EventFromAnotherService) as raised:
+        handler.handler(event, LambdaContext())
+    assert f"invoked with {arrived}:" in str(raised.value)
+    # Logged once, by the runtime that catches it; nothing of the app's own.
+    assert capsys.readouterr().out == ""
+
+
+def test_the_scheduled_warm_up_still_gets_its_204() -> None:
+    ping = eventbridge_event(source="aws.events", detail_type="Scheduled Event")
+    assert handler.handler(ping, LambdaContext())["statusCode"] == 204
 
 
 def test_null_authorizer_and_null_base64_body_are_served() -> None:

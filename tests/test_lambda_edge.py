@@ -22,6 +22,7 @@ from lambda_edge import (
     is_warmup,
     plain_result,
 )
+from lambda_edge.events import other_service
 from lambda_edge.fields import canonical_spelling
 from lambda_edge.header_policy import AppAnswer, HeaderPolicy, vary_of
 from tests.events import (
@@ -32,6 +33,8 @@ from tests.events import (
     lattice_v2_event,
     read_result,
     rest_v1_event,
+    sns_event,
+    sqs_event,
 )
 from tests.http_types import HttpRequest
 
@@ -75,7 +78,7 @@ def test_lattice_v2_with_string_values_is_still_lattice_v2() -> None:
 
 NOT_HTTP: dict[str, tuple[Any, str]] = {
     "empty object": ({}, "Not an HTTP event"),
-    "SQS batch": ({"Records": [{"eventSource": "aws:sqs"}]}, "Not an HTTP event"),
+    "records of no source": ({"Records": [{"body": "x"}]}, "Not an HTTP event"),
     "list": ([1, 2], "Expected an HTTP event object, got list."),
     "null": (None, "Expected an HTTP event object, got NoneType."),
 }
@@ -86,6 +89,26 @@ def test_events_of_no_http_kind_are_refused(event: Any, detail: str) -> None:
     with pytest.raises(RejectedEvent) as refused:
         classify(event)
     assert refused.value.detail.startswith(detail)
+
+
+OTHER_SERVICES: dict[str, tuple[Any, str | None]] = {
+    "SQS": (sqs_event(), "1 record(s) from aws:sqs"),
+    "SNS (EventSource)": (sns_event(), "1 record(s) from aws:sns"),
+    "CloudWatch Logs": ({"awslogs": {"data": "H4sI"}}, "a CloudWatch Logs subscription event"),
+    "CloudFormation": (
+        {"RequestType": "Create", "ResponseURL": "https://x.invalid/", "StackId": "s"},
+        "a CloudFormation custom resource request",
+    ),
+    "HTTP API event": (event_of("http_api_v2"), None),
+    "empty Records": ({"Records": []}, None),
+    "records of no source": ({"Records": [{"body": "x"}]}, None),
+    "not an object": ([1], None),
+}
+
+
+@pytest.mark.parametrize(("event", "arrived"), OTHER_SERVICES.values(), ids=OTHER_SERVICES.keys())
+def test_other_service_names_what_arrived(event: Any, arrived: str | None) -> None:
+    assert other_service(event) == arrived
 
 
 WARMUPS: dict[str, tuple[Any, bool]] = {
