@@ -36,6 +36,13 @@ def is_execute_api_host(host: str) -> bool:
     return ".execute-api." in host and host.endswith(".amazonaws.com")
 
 
+def request_host(headers: dict[str, str], context: dict[str, Any]) -> str:
+    """The Host header, or when a caller sent none (HTTP/1.0, a hand-made event), the
+    domain API Gateway received the request on."""
+    domain = context.get("domainName")
+    return header(headers, "Host") or (domain if isinstance(domain, str) else "")
+
+
 def strip_prefix(path: str, prefix: str) -> str | None:
     if path == prefix or path.startswith(prefix + "/"):
         return path[len(prefix) :] or "/"
@@ -93,7 +100,7 @@ class RestV1:
 
         script_name = ""
         stage = context.get("stage")
-        if isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
+        if isinstance(stage, str) and stage and is_execute_api_host(request_host(headers, context)):
             script_name = "/" + stage
         script_name, app_path = strip_base_path(script_name, path, base_path)
         need_own_route(method, app_path, event.get("resource"), "resource")
@@ -167,7 +174,7 @@ class HttpApiV2:
         if (
             isinstance(stage, str)
             and stage not in ("", "$default")
-            and is_execute_api_host(header(headers, "Host"))
+            and is_execute_api_host(request_host(headers, context))
         ):
             rest = strip_prefix(path, "/" + stage)
             if rest is not None:

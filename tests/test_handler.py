@@ -554,3 +554,12 @@ def test_no_hsts_outside_a_lambda_runtime(kind: EventKind) -> None:
     refused_event = build_event(kind, HttpRequest("GET", "//userDetails"), base64_body=False)
     refused = read_result(answer(refused_event, kind), kind)
     assert served.header(HSTS) is None and refused.header(HSTS) is None
+
+
+def test_a_named_stage_without_a_host_header_is_served_on_the_domain_it_came_to() -> None:
+    event = http_api_v2_event(SEED_GET, stage="dev")
+    event["headers"] = {k: v for k, v in event["headers"].items() if k != "host"}
+    assert event["rawPath"] == "/dev/userDetails"
+    result = answer(event, "http_api_v2")
+    assert result["statusCode"] == 404
+    assert problem_of(result)["detail"] == "No user named 'nobody'."  # the app's, not the path's
