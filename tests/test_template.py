@@ -84,6 +84,7 @@ def invoke_principals(variant: str) -> set[str]:
     [
         ("default", {"http-api"}),
         ("rest", {"http-api", "rest-api"}),
+        ("waf", {"http-api", "rest-api"}),
         ("url-public", {"http-api", "function-url"}),
         ("alb", {"http-api", "alb"}),
         ("lattice", {"http-api", "lattice"}),
@@ -240,6 +241,44 @@ def test_http_api_stage_is_throttled(
     depends_on = stage.get("DependsOn", [])
     depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
     assert route_ids and set(route_ids) <= set(depends_on)
+
+
+def test_per_client_limit_is_a_waf_rate_rule_on_the_rest_stage_only_when_asked() -> None:
+    for variant in sorted(VARIANTS):
+        if variant != "waf":
+            assert resources(variant, "AWS::WAFv2::WebACL") == {}, variant
+    acl = only("waf", "AWS::WAFv2::WebACL")["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    [rule] = acl["Rules"]
+    # Keyed on the connection's address: no header a client can set.
+    assert rule["Statement"] == {
+        "RateBasedStatement": {"Limit": 500, "AggregateKeyType": "IP", "EvaluationWindowSec": 300}
+    }
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    body = json.loads(acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
+    assert (body["status"], body["title"]) == (429, "Too Many Requests")
+    association = only("waf", "AWS::WAFv2::WebACLAssociation")
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["PerClientWebAcl", "Arn"]}
+    stage_arn = association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert stage_arn.endswith(f"/restapis/${{ApiGatewayRestApi}}/stages/{STAGE}")
+    [deployment] = resources("waf", "AWS::ApiGateway::Deployment")
+    assert association["DependsOn"] == [deployment]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (("perClientRateLimit=500",), "param perClientRateLimit needs restApi=true"),
+        (("restApi=true", "perClientRateLimit=5"), "must be 0 (off) or at least 10"),
+    ],
+)
+def test_per_client_limit_params_are_refused_where_waf_cannot_apply(
+    params: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    result = run_package(tmp_path / "build", *params)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
 
 
 def test_rest_stage_is_throttled_with_json_access_logs() -> None:
