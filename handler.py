@@ -2,8 +2,9 @@
 the answer for the channel that sent it.
 
 The rules of each event kind live in lambda_edge/ (pure, tested without the app). This
-module builds the app once per container and never raises: every input at all gets a
-well-formed response (an exception would reach the client as a 502).
+module builds the app once per container and never raises for an HTTP event: each gets a
+well-formed response (an exception would reach the client as a 502). Only an event from
+another AWS service fails the invocation, on purpose (lambda_edge/events.py).
 """
 
 from __future__ import annotations
