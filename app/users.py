@@ -19,14 +19,12 @@ from app.validation import (
     query_fields,
     validate,
 )
+from lambda_edge.header_policy import ALLOW_ANY_ORIGIN
 
 bp = Blueprint("users", __name__)
 
 OPENAPI_JSON = Path(__file__).with_name("openapi.json")
 
-ALLOW_ANY_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-# The API, and its description (for an OpenAPI tool running on another origin).
-CORS_PATHS = frozenset({"/userSignUp", "/userDetails", "/userPassword", "/openapi.json"})
 PREFLIGHT_MAX_AGE = {"Access-Control-Max-Age": "86400"}
 SIGN_UP_PREFLIGHT = {
     **ALLOW_ANY_ORIGIN,
@@ -234,22 +232,3 @@ def openapi_document():
 def openapi_json() -> bytes:
     # Written by `make openapi` (scripts/openapi.py); read on the first request for it.
     return OPENAPI_JSON.read_bytes()
-
-
-@bp.after_app_request
-def add_response_headers(response: Response) -> Response:
-    # Errors too: a browser on another origin can only read a 4xx that carries the header.
-    if request.path in CORS_PATHS:
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    if request.method == "POST" and request.url_rule is not None and response.status_code < 300:
-        # The success body depends on Accept (HTML for browsers); caches must know.
-        response.vary.add("Accept")
-    if (
-        response.status_code in (401, 403, 429)
-        or (request.method in ("GET", "HEAD") and request.path == "/userDetails")
-        or request.path == "/userPassword"
-    ):
-        # Personal data, or an answer that depends on credentials: never stored by a cache.
-        response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request
 
-from app import DEFAULT_MAX_BODY_BYTES
 from app.auth import (
     CEILING_WINDOW,
     CHALLENGE,
@@ -27,13 +26,9 @@ from app.auth import (
     MAX_GUESSING_CLIENTS,
     MAX_WAIT,
 )
-from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
-from app.users import (
-    ALLOW_ANY_ORIGIN,
-    DETAILS_PREFLIGHT,
-    PASSWORD_PREFLIGHT,
-    SIGN_UP_PREFLIGHT,
-)
+from app.config import DEFAULT_MAX_BODY_BYTES
+from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS
+from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, PASSWORD_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
     ACCEPTED_BODY_TYPES,
     DETAILS_RULES,
@@ -56,6 +51,7 @@ from app.validation import (
     check_password,
     check_username,
 )
+from lambda_edge.responses import status_title
 
 Schema = dict[str, Any]
 HTML = "text/html"

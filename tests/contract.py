@@ -19,6 +19,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from lambda_edge.header_policy import ALLOW_ANY_ORIGIN, NO_STORE, NOSNIFF
 from tests.http_types import HttpRequest, HttpResponse
 
 Channel = Callable[[HttpRequest], HttpResponse]
@@ -27,7 +28,7 @@ FORM = "application/x-www-form-urlencoded"
 HTML = "text/html; charset=utf-8"
 PROBLEM = "application/problem+json"
 JSON_UTF8 = "application/json; charset=utf-8"
-CORS = {"Access-Control-Allow-Origin": "*"}
+CORS = ALLOW_ANY_ORIGIN
 CURL_ACCEPT = ("Accept", "*/*")
 BROWSER_ACCEPT = (
     "Accept",
@@ -178,7 +179,6 @@ OTHER = basic("{user}x:other-password-1")
 WRONG = basic("{user}:wrong-pw-1")
 PROTECTED_SIGNUP = "username={user}&firstname=john&password=" + PASSWORD
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
-NO_STORE = {"Cache-Control": "no-store"}
 WRONG_CREDENTIALS = "The username or password is wrong."
 NEEDS_CREDENTIALS = (
     "This account is protected: send its username and password with HTTP Basic authentication."
@@ -1116,4 +1116,5 @@ def check(expect: Expect, response: HttpResponse, name: str) -> None:
     for header_name in expect.absent:
         assert response.header(header_name) is None, (name, header_name, response.headers)
     # Every answer the app gives, on every path and status.
-    assert response.header("X-Content-Type-Options") == "nosniff", (name, response.headers)
+    for header_name, value in NOSNIFF.items():
+        assert response.header(header_name) == value, (name, response.headers)

@@ -19,8 +19,8 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from app.config import ConfigurationError
 from app.passwords import verify_password
-from app.store import ConfigurationError
 from app.store.dynamodb import MAX_CALLS_PER_REQUEST, ClientSettings, DynamoUserStore, shared_client
 from tests import dynamo_server
 from tests.stores import DynamoTable, app_config, basic_auth

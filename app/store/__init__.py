@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from app.config import ConfigurationError
+
 
 def user_key(username: str) -> str:
     """One identity per name whatever its case: 'Sam', 'SAM' and 'sam' are one user.
@@ -85,10 +87,6 @@ class StoreUnavailable(StoreError):
 
     Raised only when nothing was written, so the client may safely retry.
     """
-
-
-class ConfigurationError(RuntimeError):
-    """The process is configured in a way that cannot serve requests correctly."""
 
 
 class UserStore(Protocol):

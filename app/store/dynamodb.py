@@ -29,10 +29,10 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from app.config import ConfigurationError
 from app.store import (
     FORGET_FAILURES_AFTER,
     AccountChanged,
-    ConfigurationError,
     Failures,
     StoredUser,
     StoreUnavailable,
