@@ -114,9 +114,10 @@ def test_after_restore_rebuilds_the_client_with_the_same_settings(
     run(hooks[1])
     new = store.client
     assert new is not old
-    assert new.meta.endpoint_url == old.meta.endpoint_url == dynamo_table.endpoint_url
-    assert new.meta.config.connect_timeout == old.meta.config.connect_timeout
-    assert new.meta.config.retries == old.meta.config.retries
+    assert new.endpoint_url == old.endpoint_url == dynamo_table.endpoint_url
+    assert (new.connect_timeout, new.read_timeout) == (old.connect_timeout, old.read_timeout)
+    assert new.max_attempts == old.max_attempts
+    assert old._idle == []  # the snapshotted process's connection is closed
     # The restored copy serves requests with its own client.
     with app.test_client() as client:
         response = client.post(

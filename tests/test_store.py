@@ -18,7 +18,14 @@ from werkzeug.security import generate_password_hash
 from app import auth, create_app
 from app.passwords import verify_password
 from app.store import AccountChanged, StoredUser, UsernameTaken, UserStore
-from tests.stores import BACKENDS, DynamoTable, app_config, basic_auth, open_backend
+from tests.stores import (
+    BACKENDS,
+    DYNAMODB_BACKENDS,
+    DynamoTable,
+    app_config,
+    basic_auth,
+    open_backend,
+)
 
 pytest_plugins = ["tests.conftest_dynamo"]
 
@@ -33,7 +40,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def table(backend: str, request: pytest.FixtureRequest) -> DynamoTable | None:
     # Only DynamoDB runs start the server; a fresh table per test keeps tests independent.
-    return request.getfixturevalue("dynamo_table") if backend == "dynamodb" else None
+    return request.getfixturevalue("dynamo_table") if backend in DYNAMODB_BACKENDS else None
 
 
 @pytest.fixture
@@ -279,7 +286,7 @@ def test_sixteen_processes_race_for_one_name_in_sixteen_spellings(
 def test_password_is_stored_only_as_an_argon2id_hash(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    table = request.getfixturevalue("dynamo_table") if backend_name == "dynamodb" else None
+    table = request.getfixturevalue("dynamo_table") if backend_name in DYNAMODB_BACKENDS else None
     client = create_app(app_config(backend_name, tmp_path, table)).test_client()
     password = "correct-horse-battery-staple"
     response = client.post("/userSignUp", data=f"username=sam&password={password}", headers=FORM)

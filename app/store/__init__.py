@@ -115,14 +115,17 @@ class UserStore(Protocol):
 
 def init_app(app: Flask) -> None:
     app.extensions["user_store"] = open_store(app.config)
+    if app.config.get("USERS_TABLE"):
+        from app.store.dynamodb import track_remaining_time
+
+        track_remaining_time(app)
 
 
 def open_store(config: Mapping[str, Any]) -> UserStore:
     """DynamoDB when USERS_TABLE is set, else SQLite, which is refused inside Lambda."""
     table = config.get("USERS_TABLE")
     if table:
-        # Imported only here: boto3 comes with the Lambda runtime, not requirements.txt,
-        # and SQLite runs should not pay for importing it.
+        # Imported only here: SQLite runs need no DynamoDB client.
         from app.store.dynamodb import ClientSettings, DynamoUserStore
 
         return DynamoUserStore(table, ClientSettings.from_config(config))
