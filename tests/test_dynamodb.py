@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -384,3 +385,43 @@ def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
     assert operations == ["GetItem", "UpdateItem", "UpdateItem"]
     assert len(operations) <= MAX_CALLS_PER_REQUEST
     assert store.get_user("pat").failed_logins == 0
+
+
+@pytest.mark.parametrize("optimize", ["1", "2"])
+def test_pythonoptimize_in_the_functions_environment_is_refused_at_init(
+    tmp_path: Path, optimize: str
+) -> None:
+    # -O bytecode has other file names: every shipped .pyc would be ignored and recompiled.
+    probe = (
+        "from app import create_app; from app.store import ConfigurationError\n"
+        "try:\n"
+        f"    create_app({{'USERS_DB': {str(tmp_path / 'u.sqlite3')!r}}})\n"
+        "except ConfigurationError as error:\n"
+        "    raise SystemExit(str(error))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONOPTIMIZE": optimize,
+        "AWS_LAMBDA_FUNCTION_NAME": "user-api-dev-api",
+        "USERS_TABLE": "users",
+        "AWS_REGION": "us-east-1",
+        **dynamo_server.DUMMY_AWS_ENV,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=dynamo_server.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "PYTHONOPTIMIZE is set in Lambda function 'user-api-dev-api'" in result.stderr
+    without = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=dynamo_server.REPO,
+        env={k: v for k, v in env.items() if k != "PYTHONOPTIMIZE"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert without.returncode == 0, without.stderr
