@@ -88,4 +88,7 @@ def refresh(app: Flask) -> None:
     old = store.client
     dynamodb.shared_client.cache_clear()
     store.client = dynamodb.shared_client(dynamodb.ClientSettings.from_config(app.config))
-    old.close()  # its sockets were opened before the snapshot
+    if isinstance(old, dynamodb.DynamoDBClient):
+        old.reset()  # its connection and cached credentials date from before the snapshot
+    else:
+        old.close()  # another client behind the seam

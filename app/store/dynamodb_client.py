@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import socket
 import ssl
 import threading
 import time
@@ -43,7 +44,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from app.store import ConfigurationError
-from app.store.sigv4 import Credentials, sign
+from app.store.sigv4 import Credentials, sign, signing_key
 
 SERVICE = "dynamodb"
 TARGET_PREFIX = "DynamoDB_20120810."
@@ -327,20 +328,26 @@ def regional_url(region: str, fips: bool) -> str:
 # ---------------------------------------------------------------- TLS
 
 
-def tls_contexts(url: str, region: str, fallback_cafile: str | None) -> list[ssl.SSLContext]:
-    """Whom to trust, in order: AWS_CA_BUNDLE alone when set; else Amazon's five roots
-    (cheap to load; AWS's endpoints chain to them), then the full bundle if they fail."""
-    if not url.startswith("https://"):
-        return []
+def amazon_roots_apply(url: str, region: str) -> bool:
+    """Amazon's roots first, unless a bundle is configured or the region is in China
+    (other certificate authorities there)."""
+    return (
+        url.startswith("https://")
+        and not os.environ.get("AWS_CA_BUNDLE")
+        and not region.startswith("cn-")
+        and AMAZON_ROOTS.is_file()
+    )
+
+
+def first_tls_context(url: str, region: str, fallback_cafile: str | None) -> ssl.SSLContext:
+    """AWS_CA_BUNDLE alone when set; else Amazon's five roots (cheap to load; AWS's
+    endpoints chain to them); else the full bundle."""
     bundle = os.environ.get("AWS_CA_BUNDLE")
     if bundle:
-        return [ssl.create_default_context(cafile=bundle)]
-    if region.startswith("cn-") or not AMAZON_ROOTS.is_file():  # other CAs in China
-        return [full_bundle_context(fallback_cafile)]
-    return [
-        ssl.create_default_context(cafile=str(AMAZON_ROOTS)),
-        full_bundle_context(fallback_cafile),
-    ]
+        return ssl.create_default_context(cafile=bundle)
+    if amazon_roots_apply(url, region):
+        return ssl.create_default_context(cafile=str(AMAZON_ROOTS))
+    return full_bundle_context(fallback_cafile)
 
 
 def full_bundle_context(cafile: str | None) -> ssl.SSLContext:
@@ -409,7 +416,10 @@ class DynamoDBClient:
         self._host_header = parts.netloc
         self._path = parts.path or "/"
         self._fallback_cafile = fallback_cafile
-        self._contexts: list[ssl.SSLContext] | None = None  # built on the first connection
+        self._context: ssl.SSLContext | None = None  # built for the first connection
+        self._may_widen = self._https and amazon_roots_apply(
+            self.endpoint.url, self.endpoint.region
+        )
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self.widened = False  # Amazon's roots failed once; the full bundle is trusted now
@@ -442,6 +452,7 @@ class DynamoDBClient:
         """Drop the connection and the cached credentials (after a SnapStart restore)."""
         self.close()
         self.credentials.forget()
+        signing_key.cache_clear()  # derived from the secret key
 
     # -- one attempt
 
@@ -507,10 +518,9 @@ class DynamoDBClient:
         """Amazon's roots did not cover the server: trust the full bundle from now on and
         send again (a failed handshake sent nothing). Otherwise the failure stands."""
         with self._lock:
-            contexts = self._contexts or []
-            if len(contexts) < 2:
+            if not self._may_widen or self.widened:
                 raise DynamoDBRefused("CertificateVerifyFailed", str(exc)) from exc
-            self._contexts = contexts[1:]
+            self._context = full_bundle_context(self._fallback_cafile)
             self.widened = True
             idle, self._idle = self._idle, []
         for connection in idle:
@@ -544,6 +554,9 @@ class DynamoDBClient:
         connection.connect()
         assert connection.sock is not None
         connection.sock.settimeout(self.read_timeout)
+        # http.client writes the headers and the body separately: without this, Nagle's
+        # algorithm holds the body back until the server acknowledges the headers.
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -559,11 +572,11 @@ class DynamoDBClient:
         if not self._https:
             return http.client.HTTPConnection(self._host, self._port, timeout=self.connect_timeout)
         with self._lock:
-            if self._contexts is None:
-                self._contexts = tls_contexts(
+            if self._context is None:
+                self._context = first_tls_context(
                     self.endpoint.url, self.endpoint.region, self._fallback_cafile
                 )
-            context = self._contexts[0]
+            context = self._context
         return http.client.HTTPSConnection(
             self._host, self._port, timeout=self.connect_timeout, context=context
         )

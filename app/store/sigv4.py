@@ -10,6 +10,7 @@ botocore's ``SigV4Auth`` on randomized requests.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -70,6 +71,7 @@ def canonical_headers(headers: Iterable[tuple[str, str]]) -> tuple[str, str]:
     return block, ";".join(names)
 
 
+@functools.lru_cache(maxsize=4)  # one key a day per credentials: four HMACs saved per request
 def signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
     key = ("AWS4" + secret_access_key).encode()
     for part in (date, region, service, "aws4_request"):
