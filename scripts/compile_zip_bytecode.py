@@ -13,7 +13,7 @@ traceback's failing expression.
 - Dependencies get one of two layouts (``--deps-layout``):
   ``sourceless`` (default): ``<name>.pyc`` replaces ``<name>.py`` (PEP 3147 "sourceless"
   import). The bytecode is all the runtime reads anyway; dropping the sources keeps the zip
-  near 1.2 MB instead of 1.8 MB. Tracebacks through dependencies show file and line, not text.
+  small. Tracebacks through dependencies show file and line, not text.
   ``pycache``: sources plus ``__pycache__`` bytecode, like our code.
 
 It also drops stale ``.pyc``/``.pyo`` and ``__pycache__`` entries, ``bin/`` (console scripts pip

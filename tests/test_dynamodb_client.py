@@ -38,7 +38,7 @@ from tests.tls_front import LocalCA, make_test_ca, tls_front
 
 pytest_plugins = ["tests.conftest_dynamo"]
 
-SETTINGS: dict[str, Any] = {"connect_timeout": 0.5, "read_timeout": 0.5, "max_attempts": 3}
+SETTINGS: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 3.0, "max_attempts": 3}
 KEY = {"pk": {"S": "USER#sam"}, "sk": {"S": "PROFILE"}}
 
 
@@ -71,17 +71,24 @@ def read_back(client: DynamoDBClient, table: str) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- the function's imports
 
 
-def test_the_client_imports_neither_boto3_nor_botocore(aws_env: None) -> None:
+def test_the_function_on_dynamodb_imports_neither_boto3_nor_botocore(aws_env: None) -> None:
     code = (
         "import sys\n"
-        "from app.store.dynamodb_client import DynamoDBClient\n"
-        "DynamoDBClient(endpoint_url=None, connect_timeout=1, read_timeout=1, max_attempts=1)\n"
+        "from app import create_app\n"
+        "app = create_app({'USERS_TABLE': 'users', 'DYNAMODB_ENDPOINT_URL': 'http://127.0.0.1:1',"
+        " 'DYNAMODB_MAX_ATTEMPTS': 1})\n"
+        "assert app.test_client().get('/userDetails?username=sam').status_code == 503\n"
         "loaded = [m for m in ('boto3', 'botocore', 'urllib3') if m in sys.modules]\n"
         "sys.exit(loaded or 0)"
     )
     env = {**os.environ, **dynamo_server.DUMMY_AWS_ENV}
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=dynamo_server.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -257,6 +264,32 @@ def test_reset_drops_cached_credentials() -> None:
         client.reset()  # what a SnapStart restore does
         client.credentials.credentials()
     assert server.requests == 2
+
+
+def test_expired_container_credentials_are_fetched_again_once(
+    aws_env: None, dynamo_table: DynamoTable
+) -> None:
+    server = CredentialsServer("t", CONTAINER_KEYS, lifetime_s=3600)
+    script = [Answer(400, "ExpiredTokenException")] * 3
+    with (
+        credentials_endpoint(server) as url,
+        dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script[:1]) as (endpoint, seen),
+    ):
+        environ = container_environ(url, "t")
+        put(DynamoDBClient(endpoint_url=endpoint, environ=environ, **SETTINGS), dynamo_table.name)
+        assert seen.operations == ["UpdateItem", "UpdateItem"]
+        assert server.requests == 2
+    with (
+        credentials_endpoint(server) as url,
+        dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script) as (endpoint, seen),
+    ):
+        client = DynamoDBClient(
+            endpoint_url=endpoint, environ=container_environ(url, "t"), **SETTINGS
+        )
+        with pytest.raises(DynamoDBRefused, match="ExpiredTokenException"):
+            put(client, dynamo_table.name)
+        assert seen.operations == ["UpdateItem", "UpdateItem"]  # once, not in a loop
+    assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "king"}}]
 
 
 def test_a_wrong_container_token_is_refused() -> None:

@@ -429,10 +429,18 @@ class DynamoDBClient:
     def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(request, separators=(",", ":")).encode()
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             try:
                 return self._attempt(operation, body)
+            except DynamoDBRefused as refused:
+                # Container credentials revoked or expired early: fetch them again, once.
+                renewable = isinstance(self.credentials, ContainerCredentials)
+                if refused.code != "ExpiredTokenException" or not renewable or renewed:
+                    raise
+                self.credentials.forget()
+                renewed = True
             except RetryableFailure as failure:
                 delay = backoff(attempt, failure.throttled)
                 if attempt >= self.max_attempts or not self._time_allows(delay):
