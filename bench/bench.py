@@ -712,7 +712,9 @@ def commit() -> str:
         out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
         return out.stdout.strip()
 
-    changed = " (with uncommitted changes)" if git("status", "--porcelain", "--", ".") else ""
+    page = str(BENCHMARKS_PAGE.relative_to(REPO))  # this run's own output
+    changed = git("status", "--porcelain", "--", ".", f":(exclude){page}")
+    changed = " (with uncommitted changes)" if changed else ""
     return (git("rev-parse", "--short=12", "HEAD") or "unknown") + changed
 
 
