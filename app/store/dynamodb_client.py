@@ -328,24 +328,25 @@ def regional_url(region: str, fips: bool) -> str:
 # ---------------------------------------------------------------- TLS
 
 
-def amazon_roots_apply(url: str, region: str) -> bool:
+def amazon_roots_apply(url: str, region: str, ca_bundle: str | None) -> bool:
     """Amazon's roots first, unless a bundle is configured or the region is in China
     (other certificate authorities there)."""
     return (
         url.startswith("https://")
-        and not os.environ.get("AWS_CA_BUNDLE")
+        and not ca_bundle
         and not region.startswith("cn-")
         and AMAZON_ROOTS.is_file()
     )
 
 
-def first_tls_context(url: str, region: str, fallback_cafile: str | None) -> ssl.SSLContext:
+def first_tls_context(
+    url: str, region: str, ca_bundle: str | None, fallback_cafile: str | None
+) -> ssl.SSLContext:
     """AWS_CA_BUNDLE alone when set; else Amazon's five roots (cheap to load; AWS's
     endpoints chain to them); else the full bundle."""
-    bundle = os.environ.get("AWS_CA_BUNDLE")
-    if bundle:
-        return ssl.create_default_context(cafile=bundle)
-    if amazon_roots_apply(url, region):
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    if amazon_roots_apply(url, region, ca_bundle):
         return ssl.create_default_context(cafile=str(AMAZON_ROOTS))
     return full_bundle_context(fallback_cafile)
 
@@ -416,9 +417,10 @@ class DynamoDBClient:
         self._host_header = parts.netloc
         self._path = parts.path or "/"
         self._fallback_cafile = fallback_cafile
+        self._ca_bundle = environ.get("AWS_CA_BUNDLE") or None
         self._context: ssl.SSLContext | None = None  # built for the first connection
         self._may_widen = self._https and amazon_roots_apply(
-            self.endpoint.url, self.endpoint.region
+            self.endpoint.url, self.endpoint.region, self._ca_bundle
         )
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -582,7 +584,7 @@ class DynamoDBClient:
         with self._lock:
             if self._context is None:
                 self._context = first_tls_context(
-                    self.endpoint.url, self.endpoint.region, self._fallback_cafile
+                    self.endpoint.url, self.endpoint.region, self._ca_bundle, self._fallback_cafile
                 )
             context = self._context
         return http.client.HTTPSConnection(
