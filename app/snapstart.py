@@ -4,14 +4,14 @@ With SnapStart, Lambda runs init once when a version is published, snapshots the
 memory of the initialised process, and starts every later execution environment by
 restoring a copy of that snapshot. So:
 
-- Before the snapshot, whatever the first request would still have to do (botocore's
-  per-operation caches, the endpoint rule set, the app's first-request work) is done
-  once by one real request through the handler, and lands in the snapshot.
+- Before the snapshot, whatever the first request would still have to do (the app's
+  first-request work, the TLS context) is done once by one real request through the
+  handler, and lands in the snapshot.
 - After a restore, anything that must not be shared between the copies is rebuilt:
-  the DynamoDB client (its pooled connections were opened by the snapshotted process,
-  and its retry state and credentials belong to one process), and ``random``'s state,
-  seeded at init and otherwise identical in every copy (botocore's retry jitter draws
-  from it, so copies would back off in lockstep). ``secrets``, ``uuid4`` and
+  the DynamoDB client (its connection was opened by the snapshotted process, and the
+  credentials it cached from the container endpoint belong to that moment), and
+  ``random``'s state, seeded at init and otherwise identical in every copy (the client's
+  retry jitter draws from it, so copies would back off in lockstep). ``secrets``, ``uuid4`` and
   ``os.urandom`` read the kernel's generator, which Lambda reseeds on restore.
 
 ``snapshot_restore_py`` exists only inside the Lambda runtime (and in the dev
@@ -88,4 +88,7 @@ def refresh(app: Flask) -> None:
     old = store.client
     dynamodb.shared_client.cache_clear()
     store.client = dynamodb.shared_client(dynamodb.ClientSettings.from_config(app.config))
-    old.close()  # its sockets were opened before the snapshot
+    if isinstance(old, dynamodb.DynamoDBClient):
+        old.reset()  # its connection and cached credentials date from before the snapshot
+    else:
+        old.close()  # another client behind the seam

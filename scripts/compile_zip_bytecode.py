@@ -2,16 +2,18 @@
 
 Lambda's code directory is read-only, so a module without usable bytecode is recompiled on every
 cold start. Timestamp-based .pyc files are unreliable in a zip (2-second DOS times, time zones),
-so this writes PEP 552 hash-based bytecode with check_source off ("unchecked-hash", what
-``py_compile --invalidation-mode unchecked-hash`` writes): the runtime loads it without looking
-at the source's timestamp or hash.
+so this has ``py_compile`` write PEP 552 hash-based bytecode with check_source off
+("unchecked-hash"): the runtime loads it without looking at the source's timestamp or hash.
+It compiles under ``-X no_debug_ranges`` (re-running itself with the flag when it is missing):
+no column positions in the code objects, a smaller zip, nothing lost but the carets under a
+traceback's failing expression.
 
 - Our code (``handler.py``, ``app/``, ``lambda_edge/``) keeps its sources and gets
   ``__pycache__/<name>.cpython-312.pyc`` next to them.
 - Dependencies get one of two layouts (``--deps-layout``):
   ``sourceless`` (default): ``<name>.pyc`` replaces ``<name>.py`` (PEP 3147 "sourceless"
   import). The bytecode is all the runtime reads anyway; dropping the sources keeps the zip
-  near 1.2 MB instead of 1.8 MB. Tracebacks through dependencies show file and line, not text.
+  small. Tracebacks through dependencies show file and line, not text.
   ``pycache``: sources plus ``__pycache__`` bytecode, like our code.
 
 It also drops stale ``.pyc``/``.pyo`` and ``__pycache__`` entries, ``bin/`` (console scripts pip
@@ -26,10 +28,10 @@ Usage: compile_zip_bytecode.py [--deps-layout sourceless|pycache] ZIP [ZIP ...]
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import marshal
 import os
+import py_compile
 import stat
+import subprocess
 import sys
 import tempfile
 import zipfile
@@ -39,8 +41,6 @@ from pathlib import Path
 TARGET_CACHE_TAG = "cpython-312"
 # Where Lambda extracts the code; recorded as the code objects' file name.
 TASK_ROOT = "/var/task"
-# PEP 552 flags: bit 0 = hash-based, bit 1 = check_source. 0b01 = hash-based, unchecked.
-UNCHECKED_HASH_FLAGS = 0b01
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 # Our own code: keeps its sources, and must compile.
 OWN_CODE = ("handler.py", "app/", "lambda_edge/")
@@ -62,16 +62,23 @@ def pycache_name(source_name: str) -> str:
     return f"{directory}/{cached}" if directory else cached
 
 
-def unchecked_hash_pyc(source: bytes, source_name: str) -> bytes:
-    code = compile(source, f"{TASK_ROOT}/{source_name}", "exec", dont_inherit=True, optimize=0)
-    return b"".join(
-        (
-            importlib.util.MAGIC_NUMBER,
-            UNCHECKED_HASH_FLAGS.to_bytes(4, "little"),
-            importlib.util.source_hash(source),
-            marshal.dumps(code),
+def unchecked_hash_pyc(source: bytes, source_name: str, scratch: Path) -> bytes:
+    """py_compile's unchecked-hash bytecode of ``source``, naming /var/task/<source_name>
+    in tracebacks. Raises SyntaxError or ValueError when it does not compile."""
+    source_path, pyc_path = scratch / "module.py", scratch / "module.pyc"
+    source_path.write_bytes(source)
+    try:
+        py_compile.compile(
+            str(source_path),
+            cfile=str(pyc_path),
+            dfile=f"{TASK_ROOT}/{source_name}",
+            doraise=True,
+            optimize=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
-    )
+    except py_compile.PyCompileError as error:
+        raise ValueError(error.msg) from error
+    return pyc_path.read_bytes()
 
 
 def is_dropped(name: str) -> bool:
@@ -99,24 +106,37 @@ def compile_entries(
     """Return the zip's new entries and the dependency sources that did not compile."""
     entries: dict[str, bytes] = {}
     skipped: list[str] = []
-    for name, data in contents.items():
-        if not name.endswith(".py"):
-            entries[name] = data
-            continue
-        try:
-            pyc = unchecked_hash_pyc(data, name)
-        except (SyntaxError, ValueError) as error:
-            if is_own_code(name):
-                raise SystemExit(f"error: {name} does not compile: {error}") from error
-            skipped.append(f"{name}: {error}")
-            entries[name] = data
-            continue
-        if is_own_code(name) or deps_layout == "pycache":
-            entries[name] = data
-            entries[pycache_name(name)] = pyc
-        else:
-            entries[name + "c"] = pyc
+    with tempfile.TemporaryDirectory(prefix="bytecode-") as scratch:
+        for name, data in contents.items():
+            add_compiled_entry(name, data, deps_layout, Path(scratch), entries, skipped)
     return entries, skipped
+
+
+def add_compiled_entry(
+    name: str,
+    data: bytes,
+    deps_layout: str,
+    scratch: Path,
+    entries: dict[str, bytes],
+    skipped: list[str],
+) -> None:
+    """Add one zip entry to ``entries``: as it is, or with its bytecode."""
+    if not name.endswith(".py"):
+        entries[name] = data
+        return
+    try:
+        pyc = unchecked_hash_pyc(data, name, scratch)
+    except (SyntaxError, ValueError) as error:
+        if is_own_code(name):
+            raise SystemExit(f"error: {name} does not compile: {error}") from error
+        skipped.append(f"{name}: {error}")
+        entries[name] = data
+        return
+    if is_own_code(name) or deps_layout == "pycache":
+        entries[name] = data
+        entries[pycache_name(name)] = pyc
+    else:
+        entries[name + "c"] = pyc
 
 
 def write_zip(
@@ -149,10 +169,14 @@ def rewrite(zip_path: Path, deps_layout: str = "sourceless") -> tuple[int, int, 
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if "no_debug_ranges" not in sys._xoptions:  # the flag governs compile() process-wide
+        command = [sys.executable, "-X", "no_debug_ranges", str(Path(__file__).resolve())]
+        return subprocess.run([*command, *arguments], check=False).returncode
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deps-layout", choices=DEPS_LAYOUTS, default="sourceless")
     parser.add_argument("zips", nargs="+", type=Path)
-    args = parser.parse_args(None if argv is None else list(argv))
+    args = parser.parse_args(arguments)
     if sys.implementation.cache_tag != TARGET_CACHE_TAG:
         print(
             f"error: bytecode must be compiled by {TARGET_CACHE_TAG} (the Lambda runtime), "

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -284,3 +285,69 @@ def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer of :func:`scripted_proxy`: a DynamoDB error (``code``), the
+    upstream's answer with a wrong ``x-amz-crc32`` (``wrong_crc32``), or, with neither,
+    the upstream's answer as it is."""
+
+    status: int = 200
+    code: str = ""
+    wrong_crc32: bool = False
+    keep_alive: bool = False  # answer on a connection the client may reuse
+
+
+@contextmanager
+def scripted_proxy(upstream: str, script: list[Answer]) -> Iterator[tuple[str, Recorder]]:
+    """Answers requests from ``script`` in order, then forwards each to ``upstream``
+    untouched. An error answer never reaches the upstream: nothing is written."""
+    recorder = Recorder([])
+    target = urlsplit(upstream)
+    lock = threading.Lock()
+
+    class Handler(_QuietHandler):
+        def do_POST(self) -> None:
+            body = self.read_body()
+            recorder.operations.append(self.operation())
+            with lock:
+                answer = script.pop(0) if script else Answer()
+            if answer.code:
+                error = {"__type": f"com.amazonaws.dynamodb.v20120810#{answer.code}"}
+                self.reply(
+                    answer.status,
+                    {"Content-Type": "application/x-amz-json-1.0"},
+                    json.dumps({**error, "message": "scripted"}).encode(),
+                )
+                return
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection.request("POST", self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                content = response.read()
+            finally:
+                connection.close()
+            headers = dict(response.getheaders())
+            if answer.wrong_crc32:
+                headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-crc32"}
+                headers["x-amz-crc32"] = str((zlib.crc32(content) + 1) % 2**32)
+            if answer.keep_alive:
+                self.reply_keeping_alive(response.status, headers, content)
+            else:
+                self.reply(response.status, headers, content)
+
+        def reply_keeping_alive(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            # Then the server drops the idle connection, as AWS's do after a while.
+            self.close_connection = True
+
+    with _serving(Handler) as url:
+        yield url, recorder

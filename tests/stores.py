@@ -10,7 +10,9 @@ from typing import Any
 from app.store import UserStore, open_store
 from app.store.sqlite import SqliteUserStore
 
-BACKENDS = ("sqlite", "dynamodb")
+BACKENDS = ("sqlite", "dynamodb", "dynamodb-boto3")
+# Backends on a DynamoDB table: the project's client, and boto3's behind the same seam.
+DYNAMODB_BACKENDS = ("dynamodb", "dynamodb-boto3")
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:
@@ -33,14 +35,33 @@ def open_backend(backend: str, workdir: Path, table: DynamoTable | None = None) 
     if backend == "dynamodb":
         # Through open_store, so the test covers the app's own selection and client settings.
         return open_store(app_config(backend, workdir, table))
+    if backend == "dynamodb-boto3":
+        return boto3_store(table)
     raise ValueError(backend)
+
+
+def boto3_store(table: DynamoTable | None) -> UserStore:
+    """The DynamoDB store with boto3's client behind its seam (tests/boto3_seam.py)."""
+    import boto3
+    from botocore.config import Config
+
+    from app.store.dynamodb import DynamoUserStore
+    from tests.boto3_seam import Boto3DynamoDB
+
+    if table is None:
+        raise ValueError("the dynamodb backend needs a table")
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    client = boto3.session.Session().client(
+        "dynamodb", endpoint_url=table.endpoint_url, config=config
+    )
+    return DynamoUserStore(table.name, client=Boto3DynamoDB(client))
 
 
 def app_config(backend: str, workdir: Path, table: DynamoTable | None = None) -> dict[str, Any]:
     """create_app() overrides that select this backend."""
     if backend == "sqlite":
         return {"USERS_DB": str(workdir / "users.sqlite3")}
-    if backend == "dynamodb":
+    if backend in DYNAMODB_BACKENDS:  # an app always uses its own client
         if table is None:
             raise ValueError("the dynamodb backend needs a table")
         return {

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,15 +64,21 @@ def test_table_is_pay_per_request_and_protected_from_deletion() -> None:
 def dynamodb_operations(store: DynamoUserStore) -> Iterator[list[str]]:
     """The DynamoDB operations the store's client calls while the block runs, in order."""
     operations: list[str] = []
+    client = store.client
 
-    def record(model: Any, **_: Any) -> None:
-        operations.append(model.name)
+    class Recording:
+        def call(self, operation: str, request: Mapping[str, Any]) -> dict[str, Any]:
+            operations.append(operation)
+            return client.call(operation, request)
 
-    store.client.meta.events.register("before-call.dynamodb", record)
+        def close(self) -> None:
+            client.close()
+
+    store.client = Recording()
     try:
         yield operations
     finally:
-        store.client.meta.events.unregister("before-call.dynamodb", record)
+        store.client = client
 
 
 def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
@@ -165,7 +172,7 @@ def test_an_unresolved_table_reference_is_a_clear_error(monkeypatch: pytest.Monk
 
 
 def test_sqlite_runs_never_import_boto3(tmp_path: Path) -> None:
-    # boto3 is not in requirements.txt; only the DynamoDB backend may need it.
+    # boto3 is not in requirements.txt, and no path of the function imports it.
     probe = (
         f"import sys; sys.path.insert(0, {str(dynamo_server.REPO)!r}); from app import create_app;"
         f"create_app({{'USERS_DB': {str(tmp_path / 'u.sqlite3')!r}}}).test_client()"
@@ -310,7 +317,7 @@ def test_a_missing_table_is_a_500_naming_the_table(
 def test_a_sign_up_whose_response_was_lost_succeeds_once_on_retry(
     dynamo_table: DynamoTable, tmp_path: Path, form: str, reads: list[str]
 ) -> None:
-    """The first write lands but its answer never arrives; botocore retries, and the
+    """The first write lands but its answer never arrives; the client retries, and the
     retry finds the account already there. It is ours (same token), so: 200, not 409.
     """
     proxy = dynamo_server.response_losing_proxy(dynamo_table.endpoint_url, "UpdateItem", lose=1)
@@ -378,3 +385,43 @@ def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
     assert operations == ["GetItem", "UpdateItem", "UpdateItem"]
     assert len(operations) <= MAX_CALLS_PER_REQUEST
     assert store.get_user("pat").failures == {}
+
+
+@pytest.mark.parametrize("optimize", ["1", "2"])
+def test_pythonoptimize_in_the_functions_environment_is_refused_at_init(
+    tmp_path: Path, optimize: str
+) -> None:
+    # -O bytecode has other file names: every shipped .pyc would be ignored and recompiled.
+    probe = (
+        "from app import create_app; from app.store import ConfigurationError\n"
+        "try:\n"
+        f"    create_app({{'USERS_DB': {str(tmp_path / 'u.sqlite3')!r}}})\n"
+        "except ConfigurationError as error:\n"
+        "    raise SystemExit(str(error))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONOPTIMIZE": optimize,
+        "AWS_LAMBDA_FUNCTION_NAME": "user-api-dev-api",
+        "USERS_TABLE": "users",
+        "AWS_REGION": "us-east-1",
+        **dynamo_server.DUMMY_AWS_ENV,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=dynamo_server.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "PYTHONOPTIMIZE is set in Lambda function 'user-api-dev-api'" in result.stderr
+    without = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=dynamo_server.REPO,
+        env={k: v for k, v in env.items() if k != "PYTHONOPTIMIZE"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert without.returncode == 0, without.stderr

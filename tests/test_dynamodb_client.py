@@ -1,361 +1,486 @@
-"""app/store/dynamodb_client.py: the cheaper client must be the same client.
-
-Each shortcut is checked against botocore's own behaviour (the same requests, endpoints,
-signatures and models as a stock boto3 client), against a real local server over HTTP
-and HTTPS, and for its fallback when its assumption does not hold.
+"""app/store/dynamodb_client.py against real servers: Amazon's DynamoDB Local over HTTP and
+HTTPS (tests/tls_front.py), a credentials endpoint, and local servers that misbehave on
+purpose (tests/dynamo_server.py): every error class, retries included, nothing half-written.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import hmac
 import json
 import os
-import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
-import botocore
-import botocore.loaders
 import pytest
 from botocore.config import Config
-from botocore.exceptions import SSLError, UnknownServiceError
 
-from app.store import dynamodb_client
+from app.store import ConfigurationError
 from app.store.dynamodb_client import (
-    AMAZON_ROOTS,
-    AmazonRootsClient,
-    DynamoDBLoader,
-    build_client,
-    dynamodb_session,
-    fires_for_service,
-    trimmed_endpoints,
+    CREDENTIALS_REFRESH_S,
+    ConditionalCheckFailed,
+    DynamoDBClient,
+    DynamoDBError,
+    DynamoDBRefused,
+    DynamoDBUnavailable,
+    endpoint,
+    remaining_time,
 )
 from tests import dynamo_server
+from tests.dynamo_server import Answer
 from tests.stores import DynamoTable
 from tests.tls_front import LocalCA, make_test_ca, tls_front
 
 pytest_plugins = ["tests.conftest_dynamo"]
 
-BOTOCORE_DATA = Path(botocore.__file__).parent / "data"
-BOTOCORE_BUNDLE = Path(botocore.__file__).parent / "cacert.pem"
-SETTINGS: dict[str, Any] = {"connect_timeout": 2.0, "read_timeout": 2.0, "max_attempts": 2}
-REGIONS = [
-    "us-east-1",
-    "eu-west-1",
-    "ap-southeast-7",
-    "us-gov-west-1",
-    "cn-north-1",
-    "us-iso-east-1",
-    "eu-isoe-west-1",
-    "local",
-]
+SETTINGS: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 3.0, "max_attempts": 3}
+KEY = {"pk": {"S": "USER#sam"}, "sk": {"S": "PROFILE"}}
 
 
-class Captured(Exception):
-    """Raised from before-send: the request was built and signed, and goes no further."""
-
-    def __init__(self, request: Any) -> None:
-        super().__init__("captured")
-        self.request = request
+def client_for(url: str, **overrides: Any) -> DynamoDBClient:
+    return DynamoDBClient(endpoint_url=url, **{**SETTINGS, **overrides})
 
 
-def captured_request(client: Any, **params: Any) -> Any:
-    def capture(request: Any, **_: Any) -> None:
-        raise Captured(request)
-
-    client.meta.events.register("before-send.dynamodb", capture)
-    try:
-        client.put_item(**params)
-    except Captured as captured:
-        return captured.request
-    finally:
-        client.meta.events.unregister("before-send.dynamodb", capture)
-    raise AssertionError("the request was sent")
-
-
-def stock_client(region: str) -> Any:
-    """What app/store/dynamodb.py built before: boto3's client, the same settings."""
-    config = Config(
-        connect_timeout=SETTINGS["connect_timeout"],
-        read_timeout=SETTINGS["read_timeout"],
-        retries={"mode": "standard", "total_max_attempts": SETTINGS["max_attempts"]},
+def put(client: DynamoDBClient, table: str, lastname: str = "king") -> dict[str, Any]:
+    return client.call(
+        "UpdateItem",
+        {
+            "TableName": table,
+            "Key": KEY,
+            "UpdateExpression": "SET lastname = :l",
+            "ExpressionAttributeValues": {":l": {"S": lastname}},
+        },
     )
-    return boto3.session.Session(region_name=region).client("dynamodb", config=config)
 
 
-@pytest.fixture
-def region(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[str]:
-    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    monkeypatch.delenv("AWS_DATA_PATH", raising=False)
-    yield "us-east-1"
+def stored(table: DynamoTable) -> list[dict[str, Any]]:
+    admin = dynamo_server.dynamodb_client(table.endpoint_url)
+    return dynamo_server.scan_all(admin, table.name)
 
 
-def signing_scope(request: Any) -> tuple[str, str]:
-    # Credential=<key>/<date>/<region>/<service>/aws4_request
-    match = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request", _auth(request))
-    assert match, _auth(request)
-    return match.group(1), match.group(2)
+def read_back(client: DynamoDBClient, table: str) -> dict[str, Any] | None:
+    answer = client.call("GetItem", {"TableName": table, "Key": KEY, "ConsistentRead": True})
+    return answer.get("Item")
 
 
-def _auth(request: Any) -> str:
-    value = request.headers["Authorization"]
-    return value.decode() if isinstance(value, bytes) else value
+# ---------------------------------------------------------------- the function's imports
 
 
-def _header(request: Any, name: str) -> str:
-    value = request.headers[name]
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def sigv4_signature(request: Any, secret_key: str) -> str:
-    """SigV4 computed here from the request's bytes (AWS's published algorithm), not by
-    botocore, so a wrong region, service or header set would not match."""
-    auth = _auth(request)
-    signed = re.search(r"SignedHeaders=([^,]+)", auth).group(1).split(";")  # type: ignore[union-attr]
-    region, service = signing_scope(request)
-    amz_date = _header(request, "X-Amz-Date")
-    url = urlsplit(request.url)
-    headers = {name.lower(): _header(request, name) for name in request.headers}
-    headers.setdefault("host", url.netloc)
-    canonical_headers = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in signed)
-    body = request.body or b""
-    body = body.encode() if isinstance(body, str) else body
-    canonical = "\n".join(
-        [
-            request.method,
-            url.path or "/",
-            url.query,
-            canonical_headers,
-            ";".join(signed),
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
-    to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
-    )
-    key = ("AWS4" + secret_key).encode()
-    for part in (amz_date[:8], region, service, "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-
-
-ITEM = {"TableName": "users", "Item": {"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}}}
-
-
-# ---------------------------------------------------------------- same requests as boto3
-
-
-@pytest.mark.parametrize("name", REGIONS)
-def test_requests_match_a_stock_boto3_client_in_every_partition(
-    name: str, region: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", name)
-    fast = build_client(endpoint_url=None, **SETTINGS)
-    stock = stock_client(name)
-    assert fast.meta.endpoint_url == stock.meta.endpoint_url
-    ours, theirs = captured_request(fast, **ITEM), captured_request(stock, **ITEM)
-    assert ours.url == theirs.url
-    assert signing_scope(ours) == signing_scope(theirs)
-    assert ours.body == theirs.body
-    skip = {"authorization", "x-amz-date", "user-agent", "amz-sdk-invocation-id"}
-    assert {k.lower(): v for k, v in ours.headers.items() if k.lower() not in skip} == {
-        k.lower(): v for k, v in theirs.headers.items() if k.lower() not in skip
-    }
-    signature = re.search(r"Signature=([0-9a-f]{64})", _auth(ours)).group(1)  # type: ignore[union-attr]
-    assert signature == sigv4_signature(ours, dynamo_server.DUMMY_AWS_ENV["AWS_SECRET_ACCESS_KEY"])
-
-
-def test_the_client_has_the_settings_asked_for(region: str) -> None:
-    client = build_client(endpoint_url="http://127.0.0.1:1", **SETTINGS)
-    config = client.meta.config
-    assert (config.connect_timeout, config.read_timeout) == (2.0, 2.0)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
-
-
-def test_building_the_client_imports_neither_boto3_nor_s3transfer(region: str) -> None:
+def test_the_function_on_dynamodb_imports_neither_boto3_nor_botocore(aws_env: None) -> None:
     code = (
         "import sys\n"
-        "from app.store.dynamodb_client import build_client\n"
-        "build_client(endpoint_url=None, connect_timeout=1, read_timeout=1, max_attempts=1)\n"
-        "loaded = [m for m in ('boto3', 's3transfer', 'multiprocessing') if m in sys.modules]\n"
+        "from app import create_app\n"
+        "app = create_app({'USERS_TABLE': 'users', 'DYNAMODB_ENDPOINT_URL': 'http://127.0.0.1:1',"
+        " 'DYNAMODB_MAX_ATTEMPTS': 1})\n"
+        "assert app.test_client().get('/userDetails?username=sam').status_code == 503\n"
+        "loaded = [m for m in ('boto3', 'botocore', 'urllib3') if m in sys.modules]\n"
         "sys.exit(loaded or 0)"
     )
+    env = {**os.environ, **dynamo_server.DUMMY_AWS_ENV}
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, **dynamo_server.DUMMY_AWS_ENV},
+        cwd=dynamo_server.REPO,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
-# ---------------------------------------------------------------- built-in handlers
+# ---------------------------------------------------------------- endpoint
+
+
+def botocore_endpoint(region: str, fips: bool) -> str:
+    config = Config(region_name=region, use_fips_endpoint=fips)
+    session = boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b")
+    return str(session.client("dynamodb", config=config).meta.endpoint_url)
 
 
 @pytest.mark.parametrize(
-    ("event_name", "fires"),
+    "region",
     [
-        ("creating-client-class", True),
-        ("before-call", True),
-        ("before-call.dynamodb", True),
-        ("before-parameter-build.*.*", True),
-        ("before-call.s3", False),
-        ("before-parameter-build.s3.PutObject", False),
-        ("docs.*.dynamodb.*.complete-section", True),
-        ("docs.*.*.*.complete-section", True),
-        ("docs.request-params.s3.*.complete-section", False),
-        ("docs.*.ec2.RunInstances.complete-section", False),
+        "us-east-1",
+        "eu-west-1",
+        "ap-southeast-7",
+        "il-central-1",
+        "mx-central-1",
+        "us-gov-west-1",
+        "us-gov-east-1",
+        "cn-north-1",
+        "cn-northwest-1",
     ],
 )
-def test_which_registrations_can_fire_for_dynamodb(event_name: str, fires: bool) -> None:
-    assert fires_for_service(event_name, "dynamodb") is fires
+@pytest.mark.parametrize("fips", [False, True])
+def test_regional_endpoints_are_botocores(region: str, fips: bool) -> None:
+    environ = {"AWS_REGION": region, "AWS_USE_FIPS_ENDPOINT": "true" if fips else "false"}
+    if fips and region.startswith("cn-"):
+        with pytest.raises(ConfigurationError, match="no FIPS endpoint"):
+            endpoint(None, environ)
+        return
+    assert endpoint(None, environ).url == botocore_endpoint(region, fips)
+    assert endpoint(None, environ).region == region
 
 
-def tripwire_session(fired: list[str]) -> Any:
-    """A session with every built-in handler, as botocore's own; the ones
-    dynamodb_session leaves out record their event when they run."""
-    import botocore.handlers
-    import botocore.session
-
-    session = botocore.session.Session(include_builtin_handlers=False)
-    emitter = session.get_component("event_emitter")
-    for event_name, handler, *order in botocore.handlers.BUILTIN_HANDLERS:
-        if not fires_for_service(event_name, "dynamodb"):
-
-            def handler(
-                *args: Any, _event: str = event_name, _run: Any = handler, **kwargs: Any
-            ) -> Any:
-                fired.append(_event)
-                return _run(*args, **kwargs)
-
-        if not order:
-            session.register(event_name, handler)
-        elif order[0] is botocore.handlers.REGISTER_FIRST:
-            emitter.register_first(event_name, handler)
-        else:
-            emitter.register_last(event_name, handler)
-    return session
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:1", "AWS_ENDPOINT_URL": "x"},
+            "http://127.0.0.1:1",
+        ),
+        ({"AWS_ENDPOINT_URL": "https://vpce.example:8443/"}, "https://vpce.example:8443"),
+        (
+            {"AWS_DEFAULT_REGION": "eu-west-1"},
+            "https://dynamodb.us-east-1.amazonaws.com",
+        ),  # AWS_REGION wins
+    ],
+)
+def test_configured_endpoints_come_first(environ: dict[str, str], expected: str) -> None:
+    assert endpoint(None, {"AWS_REGION": "us-east-1", **environ}).url == expected
 
 
-def test_left_out_handlers_never_fire_for_dynamodb_calls(
-    region: str, dynamo_table: DynamoTable
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "no AWS region"),
+        ({"AWS_REGION": "us-iso-east-1"}, "no DynamoDB endpoint known"),
+        ({"AWS_REGION": "moon-1"}, "no DynamoDB endpoint known"),
+        ({"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "ftp://x"}, "not an http"),
+    ],
+)
+def test_an_endpoint_that_cannot_be_built_is_a_clear_error(
+    environ: dict[str, str], message: str
 ) -> None:
-    fired: list[str] = []
-    client = tripwire_session(fired).create_client(
-        "dynamodb", endpoint_url=dynamo_table.endpoint_url
-    )
-    put_and_read_back(client, dynamo_table)
-    client.update_item(
-        TableName=dynamo_table.name,
-        Key={"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}},
-        UpdateExpression="SET firstname = :f",
-        ExpressionAttributeValues={":f": {"S": "john"}},
-    )
-    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
-        client.put_item(
-            TableName=dynamo_table.name,
-            Item={"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}},
-            ConditionExpression="attribute_not_exists(pk)",
+    with pytest.raises(ConfigurationError, match=message):
+        endpoint(None, environ)
+
+
+# ---------------------------------------------------------------- credentials
+
+
+def test_no_credentials_is_one_clear_error_at_init() -> None:
+    with pytest.raises(ConfigurationError, match="no AWS credentials for DynamoDB"):
+        DynamoDBClient(endpoint_url=None, environ={"AWS_REGION": "us-east-1"}, **SETTINGS)
+
+
+class CredentialsServer:
+    """A container credentials endpoint on 127.0.0.1: answers only the right token."""
+
+    def __init__(self, token: str, credentials: dict[str, str], lifetime_s: float) -> None:
+        self.token = token
+        self.credentials = credentials
+        self.lifetime_s = lifetime_s
+        self.requests = 0
+
+
+@contextmanager
+def credentials_endpoint(server: CredentialsServer) -> Iterator[str]:
+    import datetime
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            server.requests += 1
+            if self.headers.get("Authorization") != server.token:
+                self.send_response(403)
+                self.end_headers()
+                return
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+                seconds=server.lifetime_s
+            )
+            body = json.dumps(
+                {**server.credentials, "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    http_server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=http_server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http_server.server_address[1]}/2018-06-01/credentials"
+    finally:
+        http_server.shutdown()
+        http_server.server_close()
+
+
+CONTAINER_KEYS = {"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "s3cret", "Token": "tok"}
+
+
+def container_environ(url: str, token: str) -> dict[str, str]:
+    return {
+        "AWS_REGION": "us-east-1",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": url,
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+    }
+
+
+def test_container_credentials_are_fetched_once_and_cached() -> None:
+    server = CredentialsServer("Bearer right", CONTAINER_KEYS, lifetime_s=6 * 3600)
+    with credentials_endpoint(server) as url:
+        client = DynamoDBClient(
+            endpoint_url=None, environ=container_environ(url, "Bearer right"), **SETTINGS
         )
-    # Docstrings are built lazily, from docs.* events.
-    assert "Creates a new item" in str(client.put_item.__doc__)
-    assert fired == []
+        assert server.requests == 0  # fetched on first use, not at init
+        first = client.credentials.credentials()
+        assert client.credentials.credentials() is first
+    assert server.requests == 1
+    assert (first.access_key_id, first.secret_access_key, first.session_token) == (
+        "ASIACONTAINER",
+        "s3cret",
+        "tok",
+    )
 
 
-def test_the_tripwire_catches_handlers_of_other_services(region: str) -> None:
-    fired: list[str] = []
-    s3 = tripwire_session(fired).create_client("s3")
-    s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"})
-    assert any(".s3" in event for event in fired)
+def test_container_credentials_are_refreshed_before_they_expire() -> None:
+    server = CredentialsServer("t", CONTAINER_KEYS, lifetime_s=CREDENTIALS_REFRESH_S - 5)
+    with credentials_endpoint(server) as url:
+        client = DynamoDBClient(endpoint_url=None, environ=container_environ(url, "t"), **SETTINGS)
+        client.credentials.credentials()
+        client.credentials.credentials()
+        assert server.requests == 2  # within the refresh window: fetched again
+        server.lifetime_s = 3600
+        client.credentials.credentials()
+        client.credentials.credentials()
+    assert server.requests == 3
 
 
-@pytest.fixture
-def registrations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
-    """Every (event, handler) registered on a botocore emitter from now on."""
-    import botocore.hooks
-
-    registered: list[tuple[str, Any]] = []
-    for method in ("register", "register_first", "register_last"):
-        original = getattr(botocore.hooks.HierarchicalEmitter, method)
-
-        def spy(
-            self: Any,
-            event_name: str,
-            handler: Any,
-            *args: Any,
-            _run: Any = original,
-            **kwargs: Any,
-        ) -> Any:
-            registered.append((event_name, handler))
-            return _run(self, event_name, handler, *args, **kwargs)
-
-        monkeypatch.setattr(botocore.hooks.HierarchicalEmitter, method, spy)
-    return registered
+def test_reset_drops_cached_credentials() -> None:
+    server = CredentialsServer("t", CONTAINER_KEYS, lifetime_s=3600)
+    with credentials_endpoint(server) as url:
+        client = DynamoDBClient(endpoint_url=None, environ=container_environ(url, "t"), **SETTINGS)
+        client.credentials.credentials()
+        client.reset()  # what a SnapStart restore does
+        client.credentials.credentials()
+    assert server.requests == 2
 
 
-def test_the_session_registers_exactly_what_fires_for_dynamodb(
-    registrations: list[tuple[str, Any]],
+def test_expired_container_credentials_are_fetched_again_once(
+    aws_env: None, dynamo_table: DynamoTable
 ) -> None:
-    import botocore.handlers
+    server = CredentialsServer("t", CONTAINER_KEYS, lifetime_s=3600)
+    script = [Answer(400, "ExpiredTokenException")] * 3
+    with (
+        credentials_endpoint(server) as url,
+        dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script[:1]) as (endpoint, seen),
+    ):
+        environ = container_environ(url, "t")
+        put(DynamoDBClient(endpoint_url=endpoint, environ=environ, **SETTINGS), dynamo_table.name)
+        assert seen.operations == ["UpdateItem", "UpdateItem"]
+        assert server.requests == 2
+    with (
+        credentials_endpoint(server) as url,
+        dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script) as (endpoint, seen),
+    ):
+        client = DynamoDBClient(
+            endpoint_url=endpoint, environ=container_environ(url, "t"), **SETTINGS
+        )
+        with pytest.raises(DynamoDBRefused, match="ExpiredTokenException"):
+            put(client, dynamo_table.name)
+        assert seen.operations == ["UpdateItem", "UpdateItem"]  # once, not in a loop
+    assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "king"}}]
 
-    dynamodb_session()
-    builtin = botocore.handlers.BUILTIN_HANDLERS
-    expected = [
-        (event_name, handler)
-        for event_name, handler, *_ in builtin
-        if fires_for_service(event_name, "dynamodb")
-    ]
-    assert 0 < len(expected) < len(builtin) / 4
-    # Others' initializers may add their own (Powertools, once imported, adds a user agent).
-    builtin_handlers = {spec[1] for spec in builtin}
-    assert [r for r in registrations if r[1] in builtin_handlers] == expected
+
+def test_a_wrong_container_token_is_refused() -> None:
+    server = CredentialsServer("right", CONTAINER_KEYS, lifetime_s=3600)
+    with credentials_endpoint(server) as url:
+        client = DynamoDBClient(
+            endpoint_url=None, environ=container_environ(url, "wrong"), **SETTINGS
+        )
+        with pytest.raises(DynamoDBRefused, match="answered 403"):
+            client.credentials.credentials()
 
 
-def test_an_unfamiliar_handler_table_gets_botocores_own_session(
-    region: str,
+@pytest.mark.parametrize(
+    "url", ["http://10.1.2.3/creds", "http://example.com/creds", "file:///etc/passwd"]
+)
+def test_a_container_endpoint_that_could_leak_the_token_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="not HTTPS, loopback or a container host"):
+        DynamoDBClient(endpoint_url=None, environ=container_environ(url, "t"), **SETTINGS)
+
+
+def test_environment_keys_come_before_the_container_endpoint() -> None:
+    environ = {
+        **container_environ("http://127.0.0.1:1/never-asked", "t"),
+        "AWS_ACCESS_KEY_ID": "AKIAENV",
+        "AWS_SECRET_ACCESS_KEY": "env-secret",
+        "AWS_SESSION_TOKEN": "env-token",
+    }
+    client = DynamoDBClient(endpoint_url=None, environ=environ, **SETTINGS)
+    credentials = client.credentials.credentials()
+    assert (credentials.access_key_id, credentials.session_token) == ("AKIAENV", "env-token")
+    assert "env-secret" not in repr(credentials) and "env-token" not in repr(credentials)
+
+
+# ---------------------------------------------------------------- a real server
+
+
+def test_writes_and_reads_over_http(aws_env: None, dynamo_table: DynamoTable) -> None:
+    client = client_for(dynamo_table.endpoint_url)
+    assert put(client, dynamo_table.name) == {}
+    assert read_back(client, dynamo_table.name) == {**KEY, "lastname": {"S": "king"}}
+
+
+def test_one_connection_serves_every_call(aws_env: None, dynamo_table: DynamoTable) -> None:
+    client = client_for(dynamo_table.endpoint_url)
+    put(client, dynamo_table.name)
+    (connection,) = client._idle
+    for _ in range(3):
+        read_back(client, dynamo_table.name)
+    assert client._idle == [connection]
+
+
+def test_a_connection_the_server_closed_while_idle_is_reopened_once(
+    aws_env: None, dynamo_table: DynamoTable
+) -> None:
+    script = [Answer(keep_alive=True), Answer(keep_alive=True)]
+    with dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script) as (url, seen):
+        client = client_for(url)
+        put(client, dynamo_table.name, "first")
+        put(client, dynamo_table.name, "second")  # on the connection the server dropped
+        assert seen.operations == ["UpdateItem", "UpdateItem"]
+    assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "second"}}]
+
+
+def test_a_conditional_check_failure_carries_the_item_and_changes_nothing(
+    aws_env: None, dynamo_table: DynamoTable
+) -> None:
+    client = client_for(dynamo_table.endpoint_url)
+    put(client, dynamo_table.name)
+    with pytest.raises(ConditionalCheckFailed) as refused:
+        client.call(
+            "UpdateItem",
+            {
+                "TableName": dynamo_table.name,
+                "Key": KEY,
+                "UpdateExpression": "SET lastname = :l",
+                "ConditionExpression": "attribute_not_exists(lastname)",
+                "ExpressionAttributeValues": {":l": {"S": "queen"}},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        )
+    assert refused.value.item == {**KEY, "lastname": {"S": "king"}}
+    assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "king"}}]
+
+
+def test_a_validation_error_is_not_retried(aws_env: None, dynamo_table: DynamoTable) -> None:
+    proxy = dynamo_server.scripted_proxy(dynamo_table.endpoint_url, [])
+    with proxy as (url, seen), pytest.raises(DynamoDBError) as error:
+        client_for(url).call(
+            "UpdateItem",
+            {"TableName": dynamo_table.name, "Key": KEY, "UpdateExpression": "SET"},
+        )
+    assert type(error.value) is DynamoDBError
+    assert error.value.code == "ValidationException"
+    assert seen.operations == ["UpdateItem"]
+    assert stored(dynamo_table) == []
+
+
+# ---------------------------------------------------------------- faults and retries
+
+
+@pytest.mark.parametrize(
+    ("answer", "retried"),
+    [
+        (Answer(400, "ProvisionedThroughputExceededException"), True),
+        (Answer(400, "ThrottlingException"), True),
+        (Answer(400, "RequestLimitExceeded"), True),
+        (Answer(500, "InternalServerError"), True),
+        (Answer(503, "ServiceUnavailable"), True),
+        (Answer(wrong_crc32=True), True),
+        (Answer(400, "UnrecognizedClientException"), False),
+        (Answer(400, "InvalidSignatureException"), False),
+        (Answer(400, "ExpiredTokenException"), False),
+        (Answer(400, "AccessDeniedException"), False),
+        (Answer(400, "ResourceNotFoundException"), False),
+    ],
+    ids=lambda value: value.code or "wrong-crc32" if isinstance(value, Answer) else str(value),
+)
+def test_each_error_class_is_retried_only_if_the_standard_mode_retries_it(
+    aws_env: None,
     dynamo_table: DynamoTable,
+    answer: Answer,
+    retried: bool,
     monkeypatch: pytest.MonkeyPatch,
-    registrations: list[tuple[str, Any]],
 ) -> None:
-    import botocore.handlers
-
-    # A later botocore with a registration order this module does not know.
-    builtin = list(botocore.handlers.BUILTIN_HANDLERS)
-    unfamiliar = ("before-call.s3", lambda **_: None, object())
-    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*builtin, unfamiliar])
-    client = build_client(endpoint_url=dynamo_table.endpoint_url, **SETTINGS)
-    # Every handler, as botocore's own session registers them (S3's included).
-    assert [handler for _, handler in registrations[: len(builtin)]] == [
-        spec[1] for spec in builtin
-    ]
-    put_and_read_back(client, dynamo_table)
-
-
-# ---------------------------------------------------------------- a real server, HTTP and HTTPS
-
-
-def put_and_read_back(client: Any, table: DynamoTable) -> None:
-    key = {"pk": {"S": "USER#sam"}, "sk": {"S": "DETAILS"}}
-    client.put_item(TableName=table.name, Item={**key, "lastname": {"S": "king"}})
-    item = client.get_item(TableName=table.name, Key=key, ConsistentRead=True)["Item"]
-    assert item["lastname"] == {"S": "king"}
+    monkeypatch.setattr("app.store.dynamodb_client.THROTTLING_BACKOFF_S", 0.01)
+    # One bad answer, then the real server: a retried write lands once.
+    with dynamo_server.scripted_proxy(dynamo_table.endpoint_url, [answer]) as (url, seen):
+        client = client_for(url)
+        if retried:
+            put(client, dynamo_table.name)
+            assert seen.operations == ["UpdateItem", "UpdateItem"]
+            assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "king"}}]
+        else:
+            with pytest.raises(DynamoDBRefused) as refused:
+                put(client, dynamo_table.name)
+            assert refused.value.code == answer.code
+            assert seen.operations == ["UpdateItem"]
+            assert stored(dynamo_table) == []
 
 
-def test_talks_to_the_local_server_over_http(region: str, dynamo_table: DynamoTable) -> None:
-    client = build_client(endpoint_url=dynamo_table.endpoint_url, **SETTINGS)
-    assert not isinstance(client, AmazonRootsClient)  # plain HTTP: no certificates
-    put_and_read_back(client, dynamo_table)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(400, "ThrottlingException"),
+        Answer(500, "InternalServerError"),
+        Answer(wrong_crc32=True),
+    ],
+    ids=["throttling", "5xx", "wrong-crc32"],
+)
+def test_retries_stop_at_max_attempts_with_the_store_unavailable(
+    aws_env: None, dynamo_table: DynamoTable, answer: Answer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.store.dynamodb_client.THROTTLING_BACKOFF_S", 0.01)
+    script = [answer] * 5
+    with dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script) as (url, seen):
+        with pytest.raises(DynamoDBUnavailable):
+            put(client_for(url), dynamo_table.name)
+        assert len(seen.operations) == SETTINGS["max_attempts"]
+    if not answer.wrong_crc32:
+        assert stored(dynamo_table) == []
+
+
+def test_no_retry_starts_that_the_remaining_time_cannot_hold(
+    aws_env: None, dynamo_table: DynamoTable
+) -> None:
+    script = [Answer(500, "InternalServerError")] * 3
+    with dynamo_server.scripted_proxy(dynamo_table.endpoint_url, script) as (url, seen):
+        token = remaining_time.set(lambda: 1.0)  # less than one more attempt's timeouts
+        try:
+            with pytest.raises(DynamoDBUnavailable):
+                put(client_for(url), dynamo_table.name)
+        finally:
+            remaining_time.reset(token)
+        assert seen.operations == ["UpdateItem"]
+
+
+def test_a_refused_connection_is_retried_then_unavailable(aws_env: None) -> None:
+    with pytest.raises(DynamoDBUnavailable) as error:
+        put(client_for(dynamo_server.refusing_endpoint()), "users")
+    assert error.value.code == "ConnectionFailed"
+
+
+def test_a_stalled_server_times_out_and_is_unavailable(aws_env: None) -> None:
+    with dynamo_server.stalling_endpoint() as url:
+        client = client_for(url, read_timeout=0.2, max_attempts=2)
+        with pytest.raises(DynamoDBUnavailable) as error:
+            put(client, "users")
+    assert error.value.code == "Timeout"
+
+
+# ---------------------------------------------------------------- TLS
 
 
 @pytest.fixture(scope="module")
@@ -364,211 +489,36 @@ def local_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
 
 
 def test_talks_over_https_with_a_configured_bundle(
-    region: str, dynamo_table: DynamoTable, local_ca: LocalCA, monkeypatch: pytest.MonkeyPatch
+    aws_env: None, dynamo_table: DynamoTable, local_ca: LocalCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(local_ca.ca_pem))
     with tls_front(dynamo_table.endpoint_url, local_ca) as https_url:
-        monkeypatch.setenv("AWS_CA_BUNDLE", str(local_ca.ca_pem))
-        client = build_client(endpoint_url=https_url, **SETTINGS)
-        assert not isinstance(client, AmazonRootsClient)  # the operator's bundle is used as is
-        put_and_read_back(client, dynamo_table)
+        client = client_for(https_url)
+        put(client, dynamo_table.name)
+        assert read_back(client, dynamo_table.name) is not None
+        assert not client.widened
 
 
 def test_a_server_amazon_roots_do_not_cover_gets_the_full_bundle_and_one_write(
-    region: str, dynamo_table: DynamoTable, local_ca: LocalCA
+    aws_env: None, dynamo_table: DynamoTable, local_ca: LocalCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
     with tls_front(dynamo_table.endpoint_url, local_ca) as https_url:
-        client = build_client(
-            endpoint_url=https_url, fallback_verify=str(local_ca.ca_pem), **SETTINGS
-        )
-        assert isinstance(client, AmazonRootsClient) and not client.widened
-        put_and_read_back(client, dynamo_table)
+        client = client_for(https_url, fallback_cafile=str(local_ca.ca_pem))
+        assert not client.widened
+        put(client, dynamo_table.name)
         assert client.widened
-        put_and_read_back(client, dynamo_table)
-    stored = dynamo_server.scan_all(
-        dynamo_server.dynamodb_client(dynamo_table.endpoint_url), dynamo_table.name
-    )
-    assert len(stored) == 1
+        put(client, dynamo_table.name, "queen")
+    assert stored(dynamo_table) == [{**KEY, "lastname": {"S": "queen"}}]
 
 
-def test_a_server_no_bundle_covers_still_fails_verification(
-    region: str, dynamo_table: DynamoTable, local_ca: LocalCA
+def test_a_server_no_bundle_covers_is_refused(
+    aws_env: None, dynamo_table: DynamoTable, local_ca: LocalCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    other_ca = make_test_ca(Path(str(local_ca.ca_pem.parent)) / "other", "Another test CA")
     with tls_front(dynamo_table.endpoint_url, local_ca) as https_url:
-        client = build_client(
-            endpoint_url=https_url, fallback_verify=str(BOTOCORE_BUNDLE), **SETTINGS
-        )
-        with pytest.raises(SSLError, match="CERTIFICATE_VERIFY_FAILED"):
-            client.put_item(TableName=dynamo_table.name, Item=ITEM["Item"])
-        assert client.widened
-
-
-# Starfield Services Root G2 has serial number 0, which cryptography warns about.
-@pytest.mark.filterwarnings("ignore:Parsed a serial number")
-def test_amazon_roots_come_from_botocores_bundle_and_stay_valid() -> None:
-    from cryptography import x509
-
-    blocks = re.findall(r"# Issuer:.*?-----END CERTIFICATE-----\n", AMAZON_ROOTS.read_text(), re.S)
-    bundle = BOTOCORE_BUNDLE.read_text()
-    labels = [re.search(r'# Label: "(.*)"', block).group(1) for block in blocks]  # type: ignore[union-attr]
-    assert sorted(labels) == [
-        "Amazon Root CA 1",
-        "Amazon Root CA 2",
-        "Amazon Root CA 3",
-        "Amazon Root CA 4",
-        "Starfield Services Root Certificate Authority - G2",
-    ]
-    in_a_year = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=365)
-    for block in blocks:
-        assert block in bundle  # byte for byte
-        cert = x509.load_pem_x509_certificate(block[block.index("-----BEGIN") :].encode())
-        assert cert.not_valid_after_utc > in_a_year
-
-
-@pytest.mark.parametrize(
-    ("env", "endpoint_url", "expected"),
-    [
-        ({}, None, True),
-        ({"AWS_CA_BUNDLE": "/some/bundle.pem"}, None, False),
-        ({}, "http://127.0.0.1:8000", False),
-        ({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}, None, False),
-        ({"AWS_ENDPOINT_URL_DYNAMODB": "https://vpce.example"}, None, True),
-        ({"AWS_DEFAULT_REGION": "cn-north-1"}, None, False),
-        ({"AWS_REGION": "cn-northwest-1"}, None, False),
-    ],
-)
-def test_amazon_roots_only_where_they_apply(
-    env: dict[str, str],
-    endpoint_url: str | None,
-    expected: bool,
-    region: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    assert dynamodb_client.use_amazon_roots(endpoint_url) is expected
-
-
-# ---------------------------------------------------------------- the loader
-
-
-def stock_loader(*paths: Path) -> botocore.loaders.Loader:
-    return botocore.loaders.Loader(extra_search_paths=[str(p) for p in paths])
-
-
-@pytest.mark.parametrize("service", ["dynamodb", "dynamodbstreams", "sts", "s3"])
-@pytest.mark.parametrize("type_name", ["service-2", "endpoint-rule-set-1", "paginators-1"])
-def test_loader_loads_the_same_models_as_botocores(service: str, type_name: str) -> None:
-    try:
-        expected = stock_loader().load_service_model(service, type_name)
-    except botocore.exceptions.DataNotFoundError:
-        with pytest.raises(botocore.exceptions.DataNotFoundError):
-            DynamoDBLoader().load_service_model(service, type_name)
-        return
-    assert DynamoDBLoader().load_service_model(service, type_name) == expected
-
-
-def test_loader_unknown_service_is_botocores_error() -> None:
-    with pytest.raises(UnknownServiceError):
-        DynamoDBLoader().load_service_model("no-such-service", "service-2")
-
-
-def test_loader_picks_the_latest_api_version_like_botocore(tmp_path: Path) -> None:
-    newer = tmp_path / "dynamodb" / "2099-01-01"
-    newer.mkdir(parents=True)
-    (newer / "service-2.json").write_text(json.dumps({"metadata": {"apiVersion": "2099-01-01"}}))
-    ours = DynamoDBLoader(extra_search_paths=[str(tmp_path)]).load_service_model(
-        "dynamodb", "service-2"
-    )
-    assert ours == stock_loader(tmp_path).load_service_model("dynamodb", "service-2")
-    assert ours["metadata"]["apiVersion"] == "2099-01-01"
-
-
-def full_endpoints() -> dict[str, Any]:
-    return json.loads((BOTOCORE_DATA / "endpoints.json").read_text())
-
-
-def only(service: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **data,
-        "partitions": [
-            {**p, "services": {k: v for k, v in p["services"].items() if k == service}}
-            for p in data["partitions"]
-        ],
-    }
-
-
-def test_trimmed_endpoints_equal_the_full_parse_restricted_to_dynamodb() -> None:
-    text = (BOTOCORE_DATA / "endpoints.json").read_text()
-    assert trimmed_endpoints(text, "dynamodb") == only("dynamodb", full_endpoints())
-
-
-@pytest.mark.parametrize(
-    "layout",
-    [
-        lambda d: json.dumps(d),  # compact
-        lambda d: json.dumps(d, indent=4),  # other indentation
-        lambda d: json.dumps(d, indent=2),  # ": " instead of " : "
-        lambda d: "",
-    ],
-)
-def test_trimmed_endpoints_refuse_other_layouts(layout: Any) -> None:
-    assert trimmed_endpoints(layout(full_endpoints()), "dynamodb") is None
-
-
-def test_loader_falls_back_to_the_full_endpoints_file_it_cannot_trim(tmp_path: Path) -> None:
-    reformatted = full_endpoints()
-    reformatted["partitions"][0]["services"]["dynamodb"]["endpoints"]["zz-test-1"] = {}
-    (tmp_path / "endpoints.json").write_text(json.dumps(reformatted))
-    data, path = DynamoDBLoader(extra_search_paths=[str(tmp_path)]).load_data_with_path("endpoints")
-    assert data == reformatted and path == str(tmp_path / "endpoints")
-
-
-def test_loader_reads_the_file_botocore_would_read_first(tmp_path: Path) -> None:
-    (tmp_path / "endpoints.json").write_text((BOTOCORE_DATA / "endpoints.json").read_text())
-    data, path = DynamoDBLoader(extra_search_paths=[str(tmp_path)]).load_data_with_path("endpoints")
-    assert path == str(tmp_path / "endpoints")
-    assert data == only("dynamodb", full_endpoints())
-
-
-@pytest.fixture
-def registered(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The components build_client registers on its botocore session."""
-    import botocore.session
-
-    components: list[Any] = []
-    original = botocore.session.Session.register_component
-
-    def spy(self: Any, name: str, component: Any) -> None:
-        components.append(component)
-        original(self, name, component)
-
-    monkeypatch.setattr(botocore.session.Session, "register_component", spy)
-    return components
-
-
-def test_our_loader_is_used_by_default(region: str, registered: list[Any]) -> None:
-    build_client(endpoint_url="http://127.0.0.1:1", **SETTINGS)
-    assert any(isinstance(c, DynamoDBLoader) for c in registered)
-
-
-def test_an_unfamiliar_botocore_gets_its_own_loader_and_still_works(
-    region: str,
-    dynamo_table: DynamoTable,
-    monkeypatch: pytest.MonkeyPatch,
-    registered: list[Any],
-) -> None:
-    # A botocore whose Loader lacks a method ours relies on (renamed, say).
-    monkeypatch.setattr(DynamoDBLoader, "REQUIRED", (*DynamoDBLoader.REQUIRED, "_renamed"))
-    assert not DynamoDBLoader.supported()
-    client = build_client(endpoint_url=dynamo_table.endpoint_url, **SETTINGS)
-    assert not any(isinstance(c, DynamoDBLoader) for c in registered)
-    put_and_read_back(client, dynamo_table)
-
-
-def test_aws_data_path_keeps_botocores_loader(
-    region: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registered: list[Any]
-) -> None:
-    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
-    client = build_client(endpoint_url="http://127.0.0.1:1", **SETTINGS)
-    assert not any(isinstance(c, DynamoDBLoader) for c in registered)
-    assert client.meta.service_model.service_name == "dynamodb"
+        client = client_for(https_url, fallback_cafile=str(other_ca.ca_pem))
+        with pytest.raises(DynamoDBRefused, match="CERTIFICATE_VERIFY_FAILED"):
+            put(client, dynamo_table.name)
+    assert stored(dynamo_table) == []

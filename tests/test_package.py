@@ -131,6 +131,8 @@ def assert_unchecked_hash_pyc(pyc: bytes, name: str, source: bytes | None = None
     if sys.version_info[:2] == (3, 12):
         code = marshal.loads(pyc[16:])
         assert code.co_filename.startswith("/var/task/"), f"{name}: {code.co_filename}"
+        # Compiled with -X no_debug_ranges: lines only, no column positions.
+        assert all(column is None for _, _, column, _ in code.co_positions()), name
 
 
 # --- contents -------------------------------------------------------------------------------

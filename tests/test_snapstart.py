@@ -21,6 +21,7 @@ from flask import Flask
 
 import handler as lambda_handler  # imported now: its own hooks register before the tests
 from app import create_app, snapstart
+from app.store.sigv4 import signing_key
 from tests import dynamo_server
 from tests.stores import DynamoTable, app_config
 
@@ -114,9 +115,11 @@ def test_after_restore_rebuilds_the_client_with_the_same_settings(
     run(hooks[1])
     new = store.client
     assert new is not old
-    assert new.meta.endpoint_url == old.meta.endpoint_url == dynamo_table.endpoint_url
-    assert new.meta.config.connect_timeout == old.meta.config.connect_timeout
-    assert new.meta.config.retries == old.meta.config.retries
+    assert new.endpoint_url == old.endpoint_url == dynamo_table.endpoint_url
+    assert (new.connect_timeout, new.read_timeout) == (old.connect_timeout, old.read_timeout)
+    assert new.max_attempts == old.max_attempts
+    assert old._idle == []  # the snapshotted process's connection is closed
+    assert signing_key.cache_info().currsize == 0  # keys derived from its credentials too
     # The restored copy serves requests with its own client.
     with app.test_client() as client:
         response = client.post(
@@ -144,6 +147,7 @@ def test_after_restore_on_sqlite_only_reseeds(
 RESTORED_COPY = """
 import json, random, sys
 from app import create_app, snapstart
+from app.store.sigv4 import signing_key
 app = create_app({"USERS_DB": sys.argv[2]})
 random.seed(1234)  # the state every copy inherits from the snapshot
 if sys.argv[1] == "refresh":

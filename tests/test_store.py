@@ -24,7 +24,14 @@ from app.store import (
     UsernameTaken,
     UserStore,
 )
-from tests.stores import BACKENDS, DynamoTable, app_config, basic_auth, open_backend
+from tests.stores import (
+    BACKENDS,
+    DYNAMODB_BACKENDS,
+    DynamoTable,
+    app_config,
+    basic_auth,
+    open_backend,
+)
 
 pytest_plugins = ["tests.conftest_dynamo"]
 
@@ -39,7 +46,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def table(backend: str, request: pytest.FixtureRequest) -> DynamoTable | None:
     # Only DynamoDB runs start the server; a fresh table per test keeps tests independent.
-    return request.getfixturevalue("dynamo_table") if backend == "dynamodb" else None
+    return request.getfixturevalue("dynamo_table") if backend in DYNAMODB_BACKENDS else None
 
 
 @pytest.fixture
@@ -452,7 +459,7 @@ def test_erasures_racing_claims_never_leave_a_half_erased_account(
 def test_password_is_stored_only_as_an_argon2id_hash(
     backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    table = request.getfixturevalue("dynamo_table") if backend_name == "dynamodb" else None
+    table = request.getfixturevalue("dynamo_table") if backend_name in DYNAMODB_BACKENDS else None
     client = create_app(app_config(backend_name, tmp_path, table)).test_client()
     password = "correct-horse-battery-staple"
     response = client.post("/userSignUp", data=f"username=sam&password={password}", headers=FORM)

@@ -6,6 +6,7 @@ chooses and opens the backend once per process, ``get_store`` hands it to views.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -153,14 +154,25 @@ class UserStore(Protocol):
 
 def init_app(app: Flask) -> None:
     app.extensions["user_store"] = open_store(app.config)
+    if app.config.get("USERS_TABLE"):
+        from app.store.dynamodb import track_remaining_time
+
+        track_remaining_time(app)
 
 
 def open_store(config: Mapping[str, Any]) -> UserStore:
     """DynamoDB when USERS_TABLE is set, else SQLite, which is refused inside Lambda."""
+    if config.get("LAMBDA_FUNCTION_NAME") and sys.flags.optimize:
+        # The zip ships bytecode compiled without optimisation; -O bytecode is looked up
+        # under other names, so every module would be compiled again on each cold start.
+        raise ConfigurationError(
+            f"PYTHONOPTIMIZE is set in Lambda function {config['LAMBDA_FUNCTION_NAME']!r}:"
+            " the shipped bytecode would be ignored and every module recompiled on each cold"
+            " start. Remove PYTHONOPTIMIZE from the function's environment."
+        )
     table = config.get("USERS_TABLE")
     if table:
-        # Imported only here: boto3 comes with the Lambda runtime, not requirements.txt,
-        # and SQLite runs should not pay for importing it.
+        # Imported only here: SQLite runs need no DynamoDB client.
         from app.store.dynamodb import ClientSettings, DynamoUserStore
 
         return DynamoUserStore(table, ClientSettings.from_config(config))

@@ -5,7 +5,8 @@ described in docs/data-model.md, the one place for them. Every write is a single
 UpdateItem or DeleteItem, which DynamoDB applies atomically under its per-item lock with
 the item's own attributes as the condition; reads are strongly consistent GetItems.
 
-boto3 is imported only here: the Lambda runtime provides it, requirements.txt does not.
+The client is app/store/dynamodb_client.py's, behind its narrow seam (an operation name
+and its JSON in, JSON or a typed error out); neither boto3 nor botocore is imported.
 """
 
 from __future__ import annotations
@@ -21,13 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from flask import Flask, request
 
 from app.config import ConfigurationError
 from app.store import (
@@ -39,32 +34,14 @@ from app.store import (
     UsernameTaken,
     user_key,
 )
-from app.store.dynamodb_client import DynamoDBClient, build_client
-
-# Error codes that mean "not now": the request was refused or failed before any write
-# happened (DynamoDB applies a write entirely or not at all), so a retry is safe.
-UNAVAILABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
+from app.store.dynamodb_client import (
+    ConditionalCheckFailed,
+    DynamoDBClient,
+    DynamoDBJson,
+    DynamoDBRefused,
+    DynamoDBUnavailable,
+    remaining_time,
 )
-# Transport failures botocore raises after its own retries are spent.
-UNAVAILABLE_ERRORS = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-)
-# The deployment is wrong (no such table here, the role may not use it): retrying cannot
-# help and a 503 would hide it. Still a 500, but the log names the table and the cause.
-MISCONFIGURED_CODES = frozenset(
-    {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
-)
-
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
@@ -87,16 +64,16 @@ class ClientSettings:
     """How patient the client is. The defaults fit the 10 s function timeout:
 
     one call, worst case = max_attempts * (connect_timeout + read_timeout) + backoff
-                         = 3 * (0.5 s + 0.5 s) + ~0.1 s (botocore's DynamoDB backoff for
-                           transient errors is rand * 25 ms * 2^i) = ~3.1 s.
-    Throttling answers arrive at once but back off longer (rand * 1 s * 2^i): three
-    throttled attempts cost at most ~3 s. A request makes at most MAX_CALLS_PER_REQUEST
-    calls, ~9.2 s in the worst case, which leaves room for an argon2id verification
-    (~20 ms) within the timeout. In-region DynamoDB answers in milliseconds; half a second
-    is already a failure. (DNS lookups are not bounded by connect_timeout.)
+                         (the standard retry mode's DynamoDB backoff for transient errors
+                         is rand * 25 ms * 2^i).
+    Throttling answers arrive at once but back off longer (rand * 1 s * 2^i). A request
+    makes at most MAX_CALLS_PER_REQUEST calls, which must fit the function's timeout with
+    room for a password hash (tests/test_dynamodb.py checks the sum); and no retry starts
+    that the invocation's remaining time cannot hold. In-region DynamoDB answers in
+    milliseconds; half a second is already a failure. (DNS lookups are not bounded.)
     """
 
-    endpoint_url: str | None = None  # None: boto3's own lookup (AWS_ENDPOINT_URL_DYNAMODB)
+    endpoint_url: str | None = None  # None: AWS_ENDPOINT_URL_DYNAMODB, or the region's
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
     max_attempts: int = MAX_ATTEMPTS  # in total, the first attempt included
@@ -117,10 +94,9 @@ class ClientSettings:
 
 @functools.cache
 def shared_client(settings: ClientSettings) -> DynamoDBClient:
-    """One client per process and settings: building one costs tens of milliseconds
-    (service model loading), and a client keeps its connection pool warm between
-    invocations. botocore clients are thread-safe; a session is not, so each gets its own."""
-    return build_client(
+    """One client per process and settings: it keeps its connection open between
+    invocations, and its credentials cached."""
+    return DynamoDBClient(
         endpoint_url=settings.endpoint_url,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
@@ -128,9 +104,20 @@ def shared_client(settings: ClientSettings) -> DynamoDBClient:
     )
 
 
-# A forked child must not share the parent's pooled sockets: two processes writing to one
-# TCP connection interleave their requests. Each child builds its own client instead.
+# A forked child must not share the parent's sockets: two processes writing to one TCP
+# connection interleave their requests. Each child builds its own client instead.
 os.register_at_fork(after_in_child=shared_client.cache_clear)
+
+
+def track_remaining_time(app: Flask) -> None:
+    """Let the client see the invocation's remaining time, so that it starts no retry the
+    function's timeout would cut short (serverless-wsgi puts Lambda's context in environ)."""
+
+    @app.before_request
+    def remember_remaining_time() -> None:
+        context = request.environ.get("serverless.context")
+        millis = getattr(context, "get_remaining_time_in_millis", None)
+        remaining_time.set(None if millis is None else lambda: millis() / 1000)
 
 
 PROFILE = "PROFILE"
@@ -240,18 +227,23 @@ def hash_condition(update: Update, expected_hash: str | None) -> str:
 
 
 class DynamoUserStore:
-    def __init__(self, table: str, settings: ClientSettings | None = None) -> None:
+    def __init__(
+        self,
+        table: str,
+        settings: ClientSettings | None = None,
+        *,
+        client: DynamoDBJson | None = None,
+    ) -> None:
         self.table = table
-        # Built now, in create_app (Lambda's init phase), not on the first request: import +
-        # create_app + first request cost the same either way, but the first request is
-        # faster, and init is where provisioned concurrency and SnapStart pay ahead of time,
-        # and where a missing region fails.
-        self.client = shared_client(settings or ClientSettings())
+        # Built now, in create_app (Lambda's init phase), not on the first request: init is
+        # where provisioned concurrency and SnapStart pay ahead of time, and where missing
+        # credentials or region fail. ``client``: another client behind the same seam.
+        self.client: DynamoDBJson = client or shared_client(settings or ClientSettings())
 
     def create_account(
         self, username: str, password_hash: str | None, firstname: str | None
     ) -> None:
-        # A per-call marker (botocore's retries resend the same request): if a retry follows
+        # A per-call marker (the client's retries resend the same request): if a retry follows
         # an attempt that landed but whose response was lost, it fails the condition against
         # our own write. ALL_OLD hands that item back in the same call, so no extra read
         # (and no extra IAM action) is needed to tell that the account is ours.
@@ -306,22 +298,23 @@ class DynamoUserStore:
         values = {"ExpressionAttributeValues": placeholders.values} if placeholders.values else {}
         try:
             with self.translated_errors():
-                self.client.delete_item(
-                    TableName=self.table,
-                    Key=key(username),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=placeholders.names,
-                    **values,
+                self.client.call(
+                    "DeleteItem",
+                    {
+                        "TableName": self.table,
+                        "Key": key(username),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": placeholders.names,
+                        **values,
+                    },
                 )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        except ConditionalCheckFailed:
             raise AccountChanged(username) from None
 
     def get_user(self, username: str) -> StoredUser | None:
         with self.translated_errors():
-            response = self.client.get_item(
-                TableName=self.table, Key=key(username), ConsistentRead=True
+            response = self.client.call(
+                "GetItem", {"TableName": self.table, "Key": key(username), "ConsistentRead": True}
             )
         item = response.get("Item")
         if item is None:
@@ -407,50 +400,45 @@ class DynamoUserStore:
         (the old item, when asked for) when the condition refused it and nothing changed."""
         try:
             with self.translated_errors():
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=key(username),
-                    UpdateExpression=update.expression(),
-                    ConditionExpression=condition,
-                    ExpressionAttributeNames=update.names,
-                    ExpressionAttributeValues=update.values,
-                    **options,
+                self.client.call(
+                    "UpdateItem",
+                    {
+                        "TableName": self.table,
+                        "Key": key(username),
+                        "UpdateExpression": update.expression(),
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": update.names,
+                        "ExpressionAttributeValues": update.values,
+                        **options,
+                    },
                 )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            return exc.response
+        except ConditionalCheckFailed as exc:
+            return {} if exc.item is None else {"Item": exc.item}
         return None
 
     @contextmanager
     def translated_errors(self) -> Iterator[None]:
-        """Map botocore's errors onto the store's.
+        """Map the client's errors onto the store's.
 
-        Once botocore's own retries are spent, "not now" becomes StoreUnavailable (a 503
-        with Retry-After). DynamoDB applies a write entirely or not at all, so nothing is
+        Once the retries are spent, "not now" becomes StoreUnavailable (a 503 with
+        Retry-After). DynamoDB applies a write entirely or not at all, so nothing is
         half-written, and a throttled, refused or unreachable attempt wrote nothing. Only
-        a write whose every response timed out may have landed unseen: harmless for
-        details (a retry repeats the same upsert); a retried sign-up would then get a 409.
+        a write whose every answer timed out may have landed unseen: harmless for details
+        (a retry repeats the same upsert); a retried sign-up would then get a 409.
 
-        Other errors propagate as 500s with a request id: a missing table or a denied
-        action is a deployment bug that retrying cannot fix and a 503 would hide. Those
-        become a ConfigurationError naming the table; the rest (validation errors, i.e.
-        bugs here) stay botocore's own.
+        A missing table, a denied action or refused credentials are deployment bugs that
+        retrying cannot fix and a 503 would hide: a ConfigurationError naming the table (a
+        500 with a request id). The rest (validation errors, i.e. bugs here) stay the
+        client's own DynamoDBError, also a 500.
         """
         try:
             yield
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in UNAVAILABLE_CODES:
-                raise StoreUnavailable(f"dynamodb: {code}") from exc
-            if code in MISCONFIGURED_CODES:
-                raise ConfigurationError(
-                    f"USERS_TABLE {self.table!r} cannot be used: {code}: "
-                    f"{exc.response.get('Error', {}).get('Message', '')}"
-                ) from exc
-            raise
-        except UNAVAILABLE_ERRORS as exc:
-            raise StoreUnavailable(f"dynamodb: {exc}") from exc
+        except DynamoDBUnavailable as exc:
+            raise StoreUnavailable(f"dynamodb: {exc.code}") from exc
+        except DynamoDBRefused as exc:
+            raise ConfigurationError(
+                f"USERS_TABLE {self.table!r} cannot be used: {exc.code}: {exc.message}"
+            ) from exc
 
 
 def string(item: Mapping[str, Any], name: str) -> str | None:
@@ -461,7 +449,3 @@ def string(item: Mapping[str, Any], name: str) -> str | None:
 def number(item: Mapping[str, Any], name: str) -> float | None:
     value = item.get(name)
     return None if value is None else float(value["N"])
-
-
-def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
