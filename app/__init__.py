@@ -70,10 +70,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from app import page, problems, request_log, store, users
+    from app import metrics, page, problems, request_log, store, users
 
     # Registered first so that it runs last among after_request hooks and logs the final status.
     request_log.init_app(app)
+    metrics.init_app(app)  # next to last: counts the final status
     problems.init_app(app)
     store.init_app(app)
     app.register_blueprint(users.bp)
