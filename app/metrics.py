@@ -140,6 +140,12 @@ def write_line(counts: Counter[str], request_id: str | None) -> None:
     sys.stdout.flush()
 
 
+def start_container() -> None:
+    """The next line is a new container's first (app/snapstart.py, after a restore)."""
+    global _first_line_of_container
+    _first_line_of_container = True
+
+
 def write_request_line(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule is not None else None
     counts = request_counts(request.method, rule, response.status_code, g.get("metrics", Counter()))
