@@ -32,6 +32,7 @@ import stat
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import zipfile
@@ -71,6 +72,9 @@ if baseline == "boto3":
             config=Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
                 retries={"mode": "standard", "total_max_attempts": max_attempts}))
     built.build_client = build_client
+elif baseline:  # bench/metrics_baselines.py: how app/metrics.py writes its line
+    sys.path += sys.argv[6:8]  # last: bench/, then the venv's packages (the libraries)
+    __import__("metrics_baselines").install(baseline)
 handler = __import__(module)
 imported = time.perf_counter()
 result = handler.handler(json.loads(event), None)
@@ -258,7 +262,48 @@ def cold_legs(zip_path: Path, local: Local) -> list[ColdLeg]:
             baseline="boto3",
         ),
         ColdLeg("20-line peer https", peer, PEER.stem, local.env("https", runtime_bundle)),
+        *metrics_legs(packaged, local),
     ]
+
+
+# app/metrics.py's own lines against none and against each library (goal: a library only if
+# it adds at most METRICS_LIBRARY_LIMIT to the cold start), on the SQLite path, where the
+# share is largest.
+METRICS_LEGS = {
+    "own": "sqlite, own EMF lines",
+    "no-metrics": "sqlite, no metrics",
+    "powertools": "sqlite, Powertools Metrics",
+    "aws-embedded-metrics": "sqlite, aws-embedded-metrics",
+}
+METRICS_LIBRARY_LIMIT = 1.03
+
+
+def metrics_legs(packaged: Path, local: Local) -> list[ColdLeg]:
+    env = local.env("sqlite")
+    return [
+        ColdLeg(label, packaged, "handler", env, variant) for variant, label in METRICS_LEGS.items()
+    ]
+
+
+def metrics_rows(compare: Callable[[str, str], tuple[str, float]]) -> list[tuple[str, str, str]]:
+    rows = [
+        (
+            "cold, SQLite: own EMF lines / no metrics",
+            compare(METRICS_LEGS["own"], METRICS_LEGS["no-metrics"])[0],
+            "",
+        )
+    ]
+    for variant in ("powertools", "aws-embedded-metrics"):
+        text, ratio = compare(METRICS_LEGS[variant], METRICS_LEGS["own"])
+        ok = ratio <= METRICS_LIBRARY_LIMIT
+        rows.append(
+            (
+                f"cold, SQLite: {METRICS_LEGS[variant].split(', ')[1]} / own EMF lines",
+                text,
+                f"≤ {METRICS_LIBRARY_LIMIT}x to use it: {'use it' if ok else 'own lines'}",
+            )
+        )
+    return rows
 
 
 def cold_start(legs: list[ColdLeg], local: Local, runs: int) -> dict[str, dict[str, float]]:
@@ -268,6 +313,7 @@ def cold_start(legs: list[ColdLeg], local: Local, runs: int) -> dict[str, dict[s
         for leg in legs:
             command = [sys.executable, "-I", "-S", "-B", "-c", COLD_START_PROBE]
             command += [str(leg.task), str(local.runtime), leg.module, event, leg.baseline]
+            command += [str(Path(__file__).resolve().parent), sysconfig.get_paths()["purelib"]]
             out = subprocess.run(command, env=leg.env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"cold start probe failed ({leg.label}):\n{out.stderr}")
@@ -615,6 +661,7 @@ def report_cold(args: argparse.Namespace, local: Local, rows: list[tuple[str, st
         )
     )
     rows.append(("cold, DynamoDB plain HTTP / SQLite", compare("dynamodb http", "sqlite")[0], ""))
+    rows.extend(metrics_rows(compare))
     rss = {label: numbers["rss_mib"] for label, numbers in cold.items()}
     rows.append(
         (
