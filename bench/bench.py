@@ -32,7 +32,6 @@ import stat
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import zipfile
@@ -73,7 +72,7 @@ if baseline == "boto3":
                 retries={"mode": "standard", "total_max_attempts": max_attempts}))
     built.build_client = build_client
 elif baseline:  # bench/metrics_baselines.py: how app/metrics.py writes its line
-    sys.path += sys.argv[6:8]  # last: bench/, then the venv's packages (the libraries)
+    sys.path += sys.argv[6:8]  # last: bench/, then the libraries (metrics_libraries())
     __import__("metrics_baselines").install(baseline)
 handler = __import__(module)
 imported = time.perf_counter()
@@ -181,6 +180,32 @@ def sourceless_modules(zip_path: Path) -> int:
     )
 
 
+def metrics_libraries(cache: Path) -> Path:
+    """The EMF libraries bench/metrics_baselines.py weighs, at the venv's versions, with their
+    dependencies and nothing else: the venv's other modules would be found by the app's
+    optional imports (snapshot_restore_py) and cost every leg that had them on sys.path."""
+    from importlib.metadata import version
+
+    pins = [
+        f"{name}=={version(name)}" for name in ("aws-lambda-powertools", "aws-embedded-metrics")
+    ]
+    target = cache / ("metrics-libs-" + "-".join(pin.split("==")[1] for pin in pins))
+    stamp = target / ".complete"
+    if stamp.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:"]
+    subprocess.run([*command, "--target", str(target), *pins], check=True)
+    compileall.compile_dir(
+        target,
+        quiet=2,
+        workers=os.cpu_count() or 1,
+        invalidation_mode=__import__("py_compile").PycInvalidationMode.UNCHECKED_HASH,
+    )
+    stamp.touch()
+    return target
+
+
 @dataclass
 class Local:
     """The local DynamoDB table, over plain HTTP and behind the TLS front."""
@@ -191,6 +216,7 @@ class Local:
     test_ca: Any
     runtime: Path
     scratch: Path
+    metrics_libraries: Path
 
     def env(self, store: str, bundle: Path | None = None) -> dict[str, str]:
         from tests.dynamo_server import DUMMY_AWS_ENV
@@ -213,13 +239,14 @@ def local_dynamodb(scratch: Path) -> Iterator[Local]:
     from tests.tls_front import make_test_ca, tls_front
 
     runtime = runtime_site(REPO / ".cache" / "bench")
+    libraries = metrics_libraries(REPO / ".cache" / "bench")
     test_ca = make_test_ca(scratch / "ca")
     with dynamo_server.dynamodb_local() as server:
         os.environ.update(dynamo_server.DUMMY_AWS_ENV)
         client = dynamo_server.dynamodb_client(server.endpoint_url)
         table = dynamo_server.create_table(client)
         with tls_front(server.endpoint_url, test_ca) as https_url:
-            yield Local(table, server.endpoint_url, https_url, test_ca, runtime, scratch)
+            yield Local(table, server.endpoint_url, https_url, test_ca, runtime, scratch, libraries)
 
 
 # ---------------------------------------------------------------- 1. cold start
@@ -313,7 +340,7 @@ def cold_start(legs: list[ColdLeg], local: Local, runs: int) -> dict[str, dict[s
         for leg in legs:
             command = [sys.executable, "-I", "-S", "-B", "-c", COLD_START_PROBE]
             command += [str(leg.task), str(local.runtime), leg.module, event, leg.baseline]
-            command += [str(Path(__file__).resolve().parent), sysconfig.get_paths()["purelib"]]
+            command += [str(Path(__file__).resolve().parent), str(local.metrics_libraries)]
             out = subprocess.run(command, env=leg.env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"cold start probe failed ({leg.label}):\n{out.stderr}")
