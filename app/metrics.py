@@ -16,7 +16,7 @@ How a request is counted:
   status count, so a cross-site 403 is not also a Forbidden;
 - ``write_request_line`` (an after_request hook) writes the one line.
 
-The line carries counts, the stage and the request id, nothing a client sent.
+The line carries counts, the stage, a level and the request id, nothing a client sent.
 """
 
 from __future__ import annotations
@@ -36,6 +36,21 @@ NAMESPACE = "UserApi"
 STAGE_DIMENSION = "Stage"
 # Set by serverless.yml to the deployed stage; "local" under `make run` and in tests.
 STAGE = os.environ.get("SERVICE_STAGE") or "local"
+
+# Lambda's log-level filter (serverless.yml logLevel, AWS_LAMBDA_LOG_LEVEL in the runtime) takes
+# a JSON line without a "level" as INFO, and drops it when the function logs at WARN or above.
+# The line carries the lowest level the filter keeps, so the metrics survive any logLevel.
+LAMBDA_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+def kept_level(configured: str | None) -> str:
+    level = (configured or "").upper()
+    if level in LAMBDA_LOG_LEVELS[LAMBDA_LOG_LEVELS.index("INFO") + 1 :]:
+        return level
+    return "INFO"
+
+
+LEVEL = kept_level(os.environ.get("AWS_LAMBDA_LOG_LEVEL"))
 
 # Every metric the function emits (docs/operations.md says what each counts).
 REQUESTS = "Requests"
@@ -122,6 +137,7 @@ def emf_document(counts: Counter[str], request_id: str | None, timestamp_ms: int
             ],
         },
         STAGE_DIMENSION: STAGE,
+        "level": LEVEL,
     }
     document.update((name, counts[name]) for name in names)
     if request_id:

@@ -233,7 +233,11 @@ def test_no_secret_or_name_in_any_line_at_any_log_level(
         assert not [line for line in lines if secret.lower() in line.lower()], secret
     # The records this level lets through still arrive (the check above is not vacuous).
     emitted = [json.loads(line) for line in lines]
-    assert len([e for e in emitted if "_aws" in e]) == len(requests_)
+    metric_lines = [e for e in emitted if "_aws" in e]
+    assert len(metric_lines) == len(requests_)
+    # Each at a level Lambda's log-level filter keeps at this logLevel (it is not applied here).
+    lowest_kept = max(ACCEPTED_LOG_LEVELS.index(level), ACCEPTED_LOG_LEVELS.index("INFO"))
+    assert {ACCEPTED_LOG_LEVELS.index(m["level"]) for m in metric_lines} == {lowest_kept}
     requests_logged = [e for e in emitted if e.get("message") == "request"]
     assert len(requests_logged) == (len(requests_) if level in ("TRACE", "DEBUG", "INFO") else 0)
     assert not [

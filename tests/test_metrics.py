@@ -189,7 +189,13 @@ def test_the_line_carries_counts_the_stage_and_the_request_id_only(capsys) -> No
     metrics.write_line(every, "req-1")
     [document] = emf_lines(capsys.readouterr().out)
     assert set(counted(document)) == set(metrics.ALL_METRICS)
-    assert set(document) == {"_aws", metrics.STAGE_DIMENSION, "requestId", *metrics.ALL_METRICS}
+    assert set(document) == {
+        "_aws",
+        metrics.STAGE_DIMENSION,
+        "requestId",
+        "level",
+        *metrics.ALL_METRICS,
+    }
     assert document[metrics.STAGE_DIMENSION] == metrics.STAGE
 
 
@@ -198,3 +204,21 @@ def test_the_schema_check_refuses_a_document_cloudwatch_would_not_extract() -> N
     EMF_VALIDATOR.validate(document)
     del document["_aws"]["Timestamp"]
     assert not EMF_VALIDATOR.is_valid(document)
+
+
+@pytest.mark.parametrize(
+    ("configured", "level"),
+    [
+        (None, "INFO"),
+        ("TRACE", "INFO"),
+        ("DEBUG", "INFO"),
+        ("INFO", "INFO"),
+        ("WARN", "WARN"),
+        ("ERROR", "ERROR"),
+        ("FATAL", "FATAL"),
+        ("nonsense", "INFO"),
+    ],
+)
+def test_the_line_carries_a_level_lambdas_filter_keeps(configured: str | None, level: str) -> None:
+    # Lambda drops a line below the function's log level, and takes one without a level as INFO.
+    assert metrics.kept_level(configured) == level
