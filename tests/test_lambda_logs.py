@@ -20,7 +20,7 @@ import pytest
 
 from app import metrics
 from tests.emf import counted, emf_lines
-from tests.events import http_api_v2_event
+from tests.events import http_api_v2_event, sqs_event
 from tests.http_types import HttpRequest
 from tests.lambda_runtime import running_lambda
 from tests.offline_server import ROOT
@@ -243,3 +243,24 @@ def test_no_secret_or_name_in_any_line_at_any_log_level(
     assert not [
         e for e in emitted if "_aws" not in e and not e["logger"].startswith(("user_api", "app"))
     ]
+
+
+def test_an_event_from_another_service_fails_the_invocation_logged_once(
+    dynamo_table: DynamoTable,
+) -> None:
+    env = {
+        "USERS_TABLE": dynamo_table.name,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamo_table.endpoint_url,
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+    }
+    with running_lambda("handler.handler", env=env, cwd=ROOT) as fn:
+        result = fn.invoke(sqs_event(body="order 17"))
+        logs = logs_after(fn, 1)
+    # The invocation failed (SQS would retry or dead-letter the message), naming what arrived.
+    assert result["errorType"] == "EventFromAnotherService", result
+    assert "invoked with 1 record(s) from aws:sqs" in result["errorMessage"]
+    mentions = [line for line in app_lines(logs) if "record(s) from aws:sqs" in line]
+    assert len(mentions) == 1, logs  # logged once, by the runtime
+    assert json.loads(mentions[0])["requestId"] in logs
+    assert "order 17" not in logs  # the message itself is not logged
