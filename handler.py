@@ -24,7 +24,7 @@ from typing import Any
 
 import serverless_wsgi
 
-from app import create_app, snapstart
+from app import create_app, metrics, snapstart
 from app.problems import PROBLEM_JSON, UNEXPECTED_DETAIL, problem_document
 from app.request_log import log_event
 from app.response_headers import header_policy
@@ -130,6 +130,7 @@ def handler(event: Any, context: Any) -> LambdaResponse:
             aws_request_id=request_id,
             traceback=traceback.format_exc(),
         )
+        metrics.write_unexpected_error_line(request_id)
         return problem(kind, event, 500, UNEXPECTED_DETAIL, request_id=request_id)
     return request.kind.respond(result)
 

@@ -19,10 +19,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
-    from app import page, problems, request_log, response_headers, store, users
+    from app import metrics, page, problems, request_log, response_headers, store, users
 
     # Registered first so that it runs last among after_request hooks and logs the final status.
     request_log.init_app(app)
+    metrics.init_app(app)  # next to last: counts the final status
     # Next, so that it runs after every view's and blueprint's own hooks.
     response_headers.init_app(app)
     problems.init_app(app)

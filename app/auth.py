@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from flask import request
 
+from app import metrics
 from app.passwords import needs_rehash, verify_password
 from app.problems import Problem
 from app.store import StoredUser, get_store, user_key
@@ -98,6 +99,7 @@ def refuse_cross_site_form_write() -> None:
         and request.mimetype in SIMPLE_BODY_TYPES
         and is_cross_site()
     ):
+        metrics.count(metrics.CROSS_SITE_REFUSALS)
         raise Problem(
             403,
             "A cross-site form post cannot change a protected account; send the request as"
@@ -138,6 +140,7 @@ def login_wait(failed_logins: int, failed_at: float | None, now: float) -> float
 
 
 def too_many_failures(wait: float) -> Problem:
+    metrics.count(metrics.ACCOUNT_WAITS)
     return Problem(
         429,
         "Too many wrong passwords for this account; wait before trying again (Retry-After).",
@@ -184,6 +187,7 @@ def check_password(user: StoredUser, password: str, client: str) -> Login | None
         raise too_many_failures(login_wait(mine.count + 1, now, now))
     # No hashing of huge inputs; they count as wrong.
     if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
+        metrics.count(metrics.WRONG_PASSWORDS)
         if not counted:
             store.record_failed_login(user, client, now)
         return None

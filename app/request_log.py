@@ -62,9 +62,46 @@ class StdoutJsonHandler(logging.Handler):
             self.handleError(record)
 
 
+# The app's own loggers: LOGGER and Flask's app.logger (named after the package).
+OWN_LOGGERS = frozenset({LOGGER.name, "app"})
+# Every other logger (botocore, urllib3, werkzeug, any dependency) is held at this level or
+# above, whatever level the function runs at: their DEBUG output carries request bodies,
+# signed headers and credentials.
+THIRD_PARTY_FLOOR = logging.WARNING
+
+
+def is_own_logger(name: str) -> bool:
+    return name.split(".", 1)[0] in OWN_LOGGERS
+
+
+class ThirdPartyFloor(logging.Filter):
+    """Drops a record below THIRD_PARTY_FLOOR unless one of the app's loggers made it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= THIRD_PARTY_FLOOR or is_own_logger(record.name)
+
+
+def hold_third_party_loggers() -> None:
+    """Keep the level asked for (the runtime sets it on the root logger from logLevel) for the
+    app's loggers only. Two guards: the root logger goes up to the floor, so a logger that
+    sets no level of its own makes no record below it; a filter on each root handler drops
+    what a logger with a lower level of its own still passes up."""
+    root = logging.getLogger()
+    if root.level < THIRD_PARTY_FLOOR:
+        for name in OWN_LOGGERS:
+            own = logging.getLogger(name)
+            if own.level == logging.NOTSET:
+                own.setLevel(root.level or logging.DEBUG)
+        root.setLevel(THIRD_PARTY_FLOOR)
+    for handler in root.handlers:
+        if not any(isinstance(f, ThirdPartyFloor) for f in handler.filters):
+            handler.addFilter(ThirdPartyFloor())
+
+
 def configure_logging() -> None:
     """Outside Lambda, give LOGGER a JSON stdout handler; inside, the runtime's root handler
-    serves it, at the level serverless.yml's applicationLogLevel sets on the root logger."""
+    serves it, at the level serverless.yml's applicationLogLevel sets on the root logger.
+    Either way, other libraries' loggers stay at WARNING or above (hold_third_party_loggers)."""
     if current_runtime() is Runtime.LAMBDA or any(
         isinstance(h, StdoutJsonHandler) for h in LOGGER.handlers
     ):
@@ -107,6 +144,7 @@ def log_request(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    hold_third_party_loggers()
     configure_logging()
     app.before_request(start_timer)
     app.after_request(log_request)

@@ -27,6 +27,8 @@ from typing import Any
 
 from flask import Flask
 
+from app import metrics
+
 # A read: GET /userDetails of one valid username, so the request goes all the way to the
 # store (an invalid one would stop at validation). One GetItem, nothing written; if someone
 # has that name, their details are read and thrown away.
@@ -81,6 +83,7 @@ def prime(handler: Handler) -> None:
 def refresh(app: Flask) -> None:
     """Per-copy state after a restore: a fresh seed and a fresh DynamoDB client."""
     random.seed()  # from os.urandom
+    metrics.start_container()  # this copy's first request is its cold start, not the prime's
     store = app.extensions.get("user_store")
     dynamodb = sys.modules.get("app.store.dynamodb")  # imported only on the DynamoDB path
     if dynamodb is None or not isinstance(store, dynamodb.DynamoUserStore):

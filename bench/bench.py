@@ -66,12 +66,15 @@ RUNTIME_BUNDLE = "botocore/cacert.pem"
 COLD_START_PROBE = """
 import sys, time, json
 start = time.perf_counter()
-task, runtime, module, event = sys.argv[1:5]
+task, runtime, module, event, baseline = sys.argv[1:6]
 sys.path[:0] = [task]
 sys.path.append(runtime)
 def rss_mib():
     return next(int(l.split()[1]) for l in open("/proc/self/status")
                 if l.startswith("VmRSS:")) / 1024
+if baseline:  # bench/metrics_baselines.py: how app/metrics.py writes its line
+    sys.path += sys.argv[6:8]  # last: bench/, then the libraries (metrics_libraries())
+    __import__("metrics_baselines").install(baseline)
 handler = __import__(module)
 imported = time.perf_counter()
 rss_init = rss_mib()
@@ -179,6 +182,32 @@ def sourceless_modules(zip_path: Path) -> int:
     )
 
 
+def metrics_libraries(cache: Path) -> Path:
+    """The EMF libraries bench/metrics_baselines.py weighs, at the venv's versions, with their
+    dependencies and nothing else: the venv's other modules would be found by the app's
+    optional imports (snapshot_restore_py) and cost every leg that had them on sys.path."""
+    from importlib.metadata import version
+
+    pins = [
+        f"{name}=={version(name)}" for name in ("aws-lambda-powertools", "aws-embedded-metrics")
+    ]
+    target = cache / ("metrics-libs-" + "-".join(pin.split("==")[1] for pin in pins))
+    stamp = target / ".complete"
+    if stamp.exists():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:"]
+    subprocess.run([*command, "--target", str(target), *pins], check=True)
+    compileall.compile_dir(
+        target,
+        quiet=2,
+        workers=os.cpu_count() or 1,
+        invalidation_mode=__import__("py_compile").PycInvalidationMode.UNCHECKED_HASH,
+    )
+    stamp.touch()
+    return target
+
+
 @dataclass
 class Local:
     """The local DynamoDB table, over plain HTTP and behind the TLS front."""
@@ -189,6 +218,7 @@ class Local:
     test_ca: Any
     runtime: Path
     scratch: Path
+    metrics_libraries: Path
 
     def env(self, store: str, bundle: Path | None = None) -> dict[str, str]:
         from tests.dynamo_server import DUMMY_AWS_ENV
@@ -211,13 +241,14 @@ def local_dynamodb(scratch: Path) -> Iterator[Local]:
     from tests.tls_front import make_test_ca, tls_front
 
     runtime = runtime_site(REPO / ".cache" / "bench")
+    libraries = metrics_libraries(REPO / ".cache" / "bench")
     test_ca = make_test_ca(scratch / "ca")
     with dynamo_server.dynamodb_local() as server:
         os.environ.update(dynamo_server.DUMMY_AWS_ENV)
         client = dynamo_server.dynamodb_client(server.endpoint_url)
         table = dynamo_server.create_table(client)
         with tls_front(server.endpoint_url, test_ca) as https_url:
-            yield Local(table, server.endpoint_url, https_url, test_ca, runtime, scratch)
+            yield Local(table, server.endpoint_url, https_url, test_ca, runtime, scratch, libraries)
 
 
 # ---------------------------------------------------------------- 1. cold start
@@ -229,6 +260,7 @@ class ColdLeg:
     task: Path
     module: str
     env: dict[str, str]
+    baseline: str = ""  # a metrics variant (bench/metrics_baselines.py), or none
 
 
 def cold_legs(zip_path: Path, local: Local) -> list[ColdLeg]:
@@ -252,7 +284,48 @@ def cold_legs(zip_path: Path, local: Local) -> list[ColdLeg]:
         ColdLeg("dynamodb http", packaged, "handler", local.env("http")),
         ColdLeg("dynamodb https", packaged, "handler", local.env("https")),
         ColdLeg("20-line peer https", peer, PEER.stem, local.env("https", runtime_bundle)),
+        *metrics_legs(packaged, local),
     ]
+
+
+# app/metrics.py's own lines against none and against each library (goal: a library only if
+# it adds at most METRICS_LIBRARY_LIMIT to the cold start), on the SQLite path, where the
+# share is largest.
+METRICS_LEGS = {
+    "own": "sqlite, own EMF lines",
+    "no-metrics": "sqlite, no metrics",
+    "powertools": "sqlite, Powertools Metrics",
+    "aws-embedded-metrics": "sqlite, aws-embedded-metrics",
+}
+METRICS_LIBRARY_LIMIT = 1.03
+
+
+def metrics_legs(packaged: Path, local: Local) -> list[ColdLeg]:
+    env = local.env("sqlite")
+    return [
+        ColdLeg(label, packaged, "handler", env, variant) for variant, label in METRICS_LEGS.items()
+    ]
+
+
+def metrics_rows(compare: Callable[[str, str], tuple[str, float]]) -> list[tuple[str, str, str]]:
+    rows = [
+        (
+            "cold, SQLite: own EMF lines / no metrics",
+            compare(METRICS_LEGS["own"], METRICS_LEGS["no-metrics"])[0],
+            "",
+        )
+    ]
+    for variant in ("powertools", "aws-embedded-metrics"):
+        text, ratio = compare(METRICS_LEGS[variant], METRICS_LEGS["own"])
+        ok = ratio <= METRICS_LIBRARY_LIMIT
+        rows.append(
+            (
+                f"cold, SQLite: {METRICS_LEGS[variant].split(', ')[1]} / own EMF lines",
+                text,
+                f"≤ {METRICS_LIBRARY_LIMIT}x to use it: {'use it' if ok else 'own lines'}",
+            )
+        )
+    return rows
 
 
 def cold_start(legs: list[ColdLeg], local: Local, runs: int) -> dict[str, dict[str, float]]:
@@ -261,7 +334,8 @@ def cold_start(legs: list[ColdLeg], local: Local, runs: int) -> dict[str, dict[s
     for _ in range(runs):  # interleaved, so drift hits every leg alike
         for leg in legs:
             command = [sys.executable, "-I", "-S", "-B", "-c", COLD_START_PROBE]
-            command += [str(leg.task), str(local.runtime), leg.module, event]
+            command += [str(leg.task), str(local.runtime), leg.module, event, leg.baseline]
+            command += [str(Path(__file__).resolve().parent), str(local.metrics_libraries)]
             out = subprocess.run(command, env=leg.env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 raise SystemExit(f"cold start probe failed ({leg.label}):\n{out.stderr}")
@@ -577,6 +651,7 @@ def report_cold(args: argparse.Namespace, local: Local, rows: list[tuple[str, st
         )
     )
     rows.append(("cold, DynamoDB plain HTTP / SQLite", compare("dynamodb http", "sqlite")[0], ""))
+    rows.extend(metrics_rows(compare))
     rss = {label: numbers["rss_init_mib"] for label, numbers in cold.items()}
     over = rss["dynamodb https"] - rss["sqlite"]
     rows.append(

@@ -2,12 +2,20 @@
 
 // CloudWatch alarms for the stack, added by stack-hardening.js to the compiled template:
 // function errors, throttles and p99 duration near the timeout; 5xx on every API Gateway front
-// door present; DynamoDB throttled requests and system errors on the users table.
+// door present; DynamoDB throttled requests and system errors on the users table; and, from the
+// function's own metrics, rises in 401s, in 429s (with throttles) and in cross-site 403s.
 // alarmEmail=<address> creates an SNS topic with that email subscribed (the address must confirm
 // the subscription); alarmTopicArn=<arn> uses an existing topic. Without either, the alarms only
 // change state (visible in the console and `aws cloudwatch describe-alarms`).
 
 const FIVE_MINUTES = 300;
+// The function's own metrics (app/metrics.py): namespace, and the stage as their dimension.
+const NAMESPACE = 'UserApi';
+// Signs of an attack, per five minutes. Guessing at passwords: 401s; accounts waiting out
+// wrong passwords and invocations throttled: 429s; forged cross-site form posts: 403s.
+const UNAUTHORIZED_SPIKE = 50;
+const TOO_MANY_REQUESTS_SPIKE = 20;
+const CROSS_SITE_SPIKE = 10;
 // p99 duration alarm threshold, as a share of the function timeout.
 const DURATION_SHARE_OF_TIMEOUT = 0.8;
 
@@ -48,7 +56,59 @@ function tableAlarm(description, metric, tableName) {
   };
 }
 
-function add({ template, params: p, functionLogicalId, timeoutSeconds }) {
+// One of the function's own metrics (UserApi namespace), summed per stage.
+function appMetricAlarm(description, metric, stage, threshold) {
+  return alarm({
+    description,
+    namespace: NAMESPACE,
+    metric,
+    dimensions: { Stage: stage },
+    statistic: 'Sum',
+    threshold,
+  });
+}
+
+// 429s the function answers (account waits and any other) plus invocations Lambda throttled:
+// a client flooding the API shows in one or the other.
+function tooManyRequestsAlarm(stage, functionName) {
+  const stat = (id, namespace, metric, dimensions) => ({
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: namespace,
+        MetricName: metric,
+        Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+      },
+      Period: FIVE_MINUTES,
+      Stat: 'Sum',
+    },
+    ReturnData: false,
+  });
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmDescription:
+        'A rise in 429s: accounts waiting out wrong passwords, other 429s, throttled invocations',
+      Metrics: [
+        stat('waits', NAMESPACE, 'AccountWaits', { Stage: stage }),
+        stat('others', NAMESPACE, 'TooManyRequests', { Stage: stage }),
+        stat('throttles', 'AWS/Lambda', 'Throttles', { FunctionName: functionName }),
+        {
+          Id: 'total',
+          Label: '429s and throttles',
+          Expression: 'FILL(waits, 0) + FILL(others, 0) + FILL(throttles, 0)',
+          ReturnData: true,
+        },
+      ],
+      EvaluationPeriods: 1,
+      Threshold: TOO_MANY_REQUESTS_SPIKE,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+  };
+}
+
+function add({ template, params: p, stage, functionLogicalId, timeoutSeconds }) {
   const resources = template.Resources;
   const functionName = { Ref: functionLogicalId };
   const found = {
@@ -109,6 +169,20 @@ function add({ template, params: p, functionLogicalId, timeoutSeconds }) {
     tableName
   );
 
+  found.UnauthorizedSpikeAlarm = appMetricAlarm(
+    'A rise in 401s: someone may be guessing passwords',
+    'Unauthorized',
+    stage,
+    UNAUTHORIZED_SPIKE
+  );
+  found.TooManyRequestsSpikeAlarm = tooManyRequestsAlarm(stage, functionName);
+  found.CrossSiteSpikeAlarm = appMetricAlarm(
+    'A rise in cross-site form posts refused (403): a page elsewhere is forging requests',
+    'CrossSiteRefusals',
+    stage,
+    CROSS_SITE_SPIKE
+  );
+
   let actions = null;
   if (p.alarmEmail) {
     resources.AlarmTopic = { Type: 'AWS::SNS::Topic', Properties: {} };
@@ -129,4 +203,4 @@ function add({ template, params: p, functionLogicalId, timeoutSeconds }) {
   }
 }
 
-module.exports = { add };
+module.exports = { add, NAMESPACE };

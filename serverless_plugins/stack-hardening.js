@@ -12,7 +12,7 @@
 //    permission for vpc-lattice.amazonaws.com from that target group only. With snapStart=true
 //    both name the "snapstart" alias, as osls's own events do; the bare function would run the
 //    unpublished $LATEST, without SnapStart.
-// 3. Alarms, see serverless_plugins/alarms.js (a separate unit).
+// 3. Alarms and the dashboard, see serverless_plugins/alarms.js and dashboard.js.
 // 4. usersTable=<name>: adopt an existing table instead of creating one (remove-then-redeploy).
 //    The UsersTable resource is dropped and every Ref / GetAtt Arn to it becomes the named
 //    table's name / ARN, so the function's environment, its IAM statement and the alarms all
@@ -36,6 +36,7 @@
 
 const params = require('./params');
 const alarms = require('./alarms');
+const dashboard = require('./dashboard');
 
 const TABLE = 'UsersTable';
 const FUNCTION = 'api';
@@ -82,6 +83,7 @@ class StackHardeningPlugin {
     configureRestStage(context);
     addLatticeTarget(context);
     alarms.add(context);
+    dashboard.add(context);
     if (p.usersTable) adoptTable(template, p.usersTable);
     scopeServicePermissions(template);
     dropRedundantDependsOn(template);

@@ -20,9 +20,10 @@ import snapshot_restore_py
 from flask import Flask
 
 import handler as lambda_handler  # imported now: its own hooks register before the tests
-from app import create_app, snapstart
+from app import create_app, metrics, snapstart
 from app.store.sigv4 import signing_key
 from tests import dynamo_server
+from tests.emf import counted, emf_lines
 from tests.stores import DynamoTable, app_config
 
 pytest_plugins = ["tests.conftest_dynamo"]
@@ -142,6 +143,21 @@ def test_after_restore_on_sqlite_only_reseeds(
     run(hooks[1])
     assert random.getstate() != snapshot_state
     assert app.extensions["user_store"] is store
+
+
+def test_each_restored_copy_counts_its_first_request_as_a_cold_start(
+    hooks: tuple[list[Any], list[Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(app_config("sqlite", tmp_path))
+    calls = Calls(app)
+    snapstart.register_hooks(app, calls)
+    run(hooks[0])  # the priming request, before the snapshot
+    capsys.readouterr()
+    run(hooks[1])  # a restored copy
+    for _ in range(2):
+        calls(snapstart.PRIME_EVENT, None)
+    lines = emf_lines(capsys.readouterr().out)
+    assert [counted(line).get(metrics.COLD_STARTS) for line in lines] == [1, None]
 
 
 RESTORED_COPY = """

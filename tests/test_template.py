@@ -10,12 +10,14 @@ and checkov (skips with reasons in .checkov.yaml) run on every combination.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app import metrics
 from lambda_edge.api_gateway import CATCH_ALL_ROUTES, OWN_ROUTES
 from tests import dynamo_server
 from tests.packaging import (
@@ -387,11 +389,22 @@ BASE_ALARMS = {
     "HttpApi5xxAlarm": ("AWS/ApiGateway", "5xx"),
     "UsersTableThrottlesAlarm": ("AWS/DynamoDB", "ThrottledRequests"),
     "UsersTableSystemErrorsAlarm": ("AWS/DynamoDB", "SystemErrors"),
+    # Signs of an attack, from the function's own metrics (app/metrics.py).
+    "UnauthorizedSpikeAlarm": (metrics.NAMESPACE, metrics.UNAUTHORIZED),
+    "TooManyRequestsSpikeAlarm": (
+        "AWS/Lambda+UserApi",
+        "AccountWaits+Throttles+TooManyRequests",
+    ),
+    "CrossSiteSpikeAlarm": (metrics.NAMESPACE, metrics.CROSS_SITE_REFUSALS),
 }
 
 
 def metric_of(alarm: dict[str, Any]) -> tuple[str, str]:
     props = alarm["Properties"]
+    stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", ()) if "MetricStat" in m]
+    if stats:  # metric math over several metrics: all of them, sorted
+        namespaces = "+".join(sorted({m["Namespace"] for m in stats}))
+        return namespaces, "+".join(sorted(m["MetricName"] for m in stats))
     if "Metrics" in props:
         [query] = props["Metrics"]
         expression = query["Expression"]
@@ -424,6 +437,21 @@ def test_alarms(variant: str, extra: dict[str, tuple[str, str]]) -> None:
     for name in ("UsersTableThrottlesAlarm", "UsersTableSystemErrorsAlarm"):
         [query] = alarms[name]["Properties"]["Metrics"]
         assert query["Expression"].endswith(f"WHERE TableName = '{table}'")
+    for name in ("UnauthorizedSpikeAlarm", "CrossSiteSpikeAlarm"):
+        props = alarms[name]["Properties"]
+        assert props["Dimensions"] == [{"Name": metrics.STAGE_DIMENSION, "Value": STAGE}]
+        assert props["Statistic"] == "Sum" and props["Threshold"] > 1
+    spike = alarms["TooManyRequestsSpikeAlarm"]["Properties"]
+    [total] = [m for m in spike["Metrics"] if m.get("ReturnData")]
+    summed = {m["Id"]: m["MetricStat"] for m in spike["Metrics"] if "MetricStat" in m}
+    assert set(summed) <= set(total["Expression"].replace("(", " ").replace(",", " ").split())
+    for stat in summed.values():
+        [dimension] = stat["Metric"]["Dimensions"]
+        assert dimension in (
+            {"Name": metrics.STAGE_DIMENSION, "Value": STAGE},
+            {"Name": "FunctionName", "Value": {"Ref": "ApiLambdaFunction"}},
+        )
+        assert stat["Stat"] == "Sum"
 
 
 def test_alarms_go_to_an_email_topic_or_a_given_topic() -> None:
@@ -439,6 +467,51 @@ def test_alarms_go_to_an_email_topic_or_a_given_topic() -> None:
         for alarm in alarms:
             assert alarm["Properties"]["AlarmActions"] == [target]
     assert resources("adopt", "AWS::SNS::Topic") == {}
+
+
+# --- the dashboard --------------------------------------------------------------------------
+
+
+def dashboard_widgets(variant: str) -> list[dict[str, Any]]:
+    dashboard = only(variant, "AWS::CloudWatch::Dashboard")["Properties"]
+    assert dashboard["DashboardName"] == f"{SERVICE}-{STAGE}"
+    body = dashboard["DashboardBody"]["Fn::Sub"]
+    # The substitutions CloudFormation makes: the region and resources of this stack only.
+    template = build(variant).template()
+    for name in set(re.findall(r"\$\{([^}]+)\}", body)):
+        assert name == "AWS::Region" or name in template["Resources"], name
+    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
+    return widgets
+
+
+def graphed(widgets: list[dict[str, Any]]) -> dict[str, set[tuple[str, str]]]:
+    """Each graph's title and its (namespace, metric, statistic) lines."""
+    lines = {}
+    for widget in widgets:
+        props = widget["properties"]
+        lines[props["title"]] = {
+            (m[0], m[1], m[-1]["stat"] if isinstance(m[-1], dict) else props["stat"])
+            for m in props["metrics"]
+        }
+    return lines
+
+
+@pytest.mark.parametrize("variant", ["default", "rest"])
+def test_dashboard_shows_every_metric_latency_errors_and_throttles(variant: str) -> None:
+    widgets = dashboard_widgets(variant)
+    lines = graphed(widgets)
+    own = {metric for graph in lines.values() for ns, metric, _ in graph if ns == metrics.NAMESPACE}
+    assert own == set(metrics.ALL_METRICS)
+    for widget in widgets:
+        for line in widget["properties"]["metrics"]:
+            if line[0] == metrics.NAMESPACE:  # by stage, as the function emits them
+                assert line[2:4] == [metrics.STAGE_DIMENSION, STAGE]
+    all_lines = set().union(*lines.values())
+    assert {("AWS/Lambda", "Duration", p) for p in ("p50", "p90", "p99")} <= all_lines
+    assert ("AWS/Lambda", "Errors", "Sum") in all_lines
+    assert ("AWS/Lambda", "Throttles", "Sum") in all_lines
+    http_api = {line for line in all_lines if line[0] == "AWS/ApiGateway"}
+    assert bool(http_api) == ("HttpApi" in build(variant).template()["Resources"])
 
 
 # --- the users table and IAM ----------------------------------------------------------------
