@@ -99,6 +99,17 @@ def test_each_outcome_is_counted_once_by_what_it_was(recorder: Recorder) -> None
     assert recorder.counts("POST", "/userDetails", 400, data="username=ann", headers=FORM) == {
         **REQUEST
     }
+    change = "username=ann&password=anns-new-password"
+    assert recorder.counts("POST", "/userPassword", 200, data=change, headers=owner) == {
+        **REQUEST,
+        metrics.PASSWORD_CHANGES: 1,
+    }
+    erase = "/userDetails?username=ann"
+    assert recorder.counts("DELETE", erase, 204, headers=basic("ann:anns-new-password")) == {
+        **REQUEST,
+        metrics.ERASURES: 1,
+    }
+    assert recorder.counts("DELETE", erase, 404) == REQUEST  # nothing left: not an erasure
 
 
 def test_an_account_wait_is_counted_apart_from_other_429s(recorder: Recorder) -> None:
