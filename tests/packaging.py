@@ -76,27 +76,38 @@ class Build:
 
 
 @contextlib.contextmanager
-def build_lock() -> Iterator[None]:
-    """One package build at a time (pytest-xdist): they share the requirements cache."""
-    lock_path = ROOT / ".cache" / "sls-package.lock"
+def osls_lock() -> Iterator[None]:
+    """One osls run at a time across pytest-xdist workers: every run reads and rewrites the
+    repository's .serverless/ (`package --package DIR` deletes .serverless/user-api.zip) and
+    shares the requirements cache. Every test that runs osls holds it (run_sls, and
+    tests/offline_server.py until the server listens)."""
+    lock_path = ROOT / ".cache" / "osls.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def run_package(directory: Path, *params: str) -> subprocess.CompletedProcess[str]:
+def run_sls(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/sls ARGS`` to completion, holding :func:`osls_lock`."""
     for name in ("node_modules/.bin/osls", ".venv/bin/python"):
         assert (ROOT / name).exists(), f"{name} missing: run `make node_modules venv`"
-    with build_lock():
+    with osls_lock():
         return subprocess.run(
-            [str(SLS), "package", "--package", str(directory)]
-            + [f"--param={param}" for param in params],
+            [str(SLS), *args],
             cwd=ROOT,
+            env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
+
+
+def run_package(directory: Path, *params: str) -> subprocess.CompletedProcess[str]:
+    return run_sls("package", "--package", str(directory), *[f"--param={p}" for p in params])
 
 
 _builds: dict[tuple[str, ...], Build] = {}

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.store import UserStore, open_store
 from app.store.sqlite import SqliteUserStore
 
-BACKENDS = ("sqlite", "dynamodb")
+# DynamoDB Local is a Java process: the tests that use it are in the slow tier (tests/tiers.py).
+BACKENDS = ("sqlite", pytest.param("dynamodb", marks=pytest.mark.slow))
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:

@@ -163,6 +163,7 @@ def test_an_unresolved_table_reference_is_a_clear_error(monkeypatch: pytest.Monk
         create_app()
 
 
+@pytest.mark.slow
 def test_sqlite_runs_never_import_boto3(tmp_path: Path) -> None:
     # boto3 is not in requirements.txt; only the DynamoDB backend may need it.
     probe = (

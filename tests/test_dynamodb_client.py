@@ -182,6 +182,7 @@ def test_the_client_has_the_settings_asked_for(region: str) -> None:
     assert config.retries == {"mode": "standard", "total_max_attempts": 2}
 
 
+@pytest.mark.slow
 def test_building_the_client_imports_neither_boto3_nor_s3transfer(region: str) -> None:
     code = (
         "import sys\n"

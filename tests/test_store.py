@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import multiprocessing.context
+import os
 import sqlite3
 import stat
 import time
@@ -154,7 +156,15 @@ def test_an_attempt_is_claimed_once_for_the_count_it_saw(store: UserStore) -> No
     assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
 
 
-def guess_at_once(config: dict[str, Any], barrier, results) -> None:
+def in_a_fresh_process() -> multiprocessing.context.BaseContext:
+    """Workers from a forkserver: forking the (multi-threaded) pytest-xdist worker itself is
+    unsafe. The forkserver may predate this test's environment, so each worker is handed
+    os.environ (the dummy AWS credentials) explicitly."""
+    return multiprocessing.get_context("forkserver")
+
+
+def guess_at_once(config: dict[str, Any], env: dict[str, str], barrier, results) -> None:
+    os.environ.update(env)
     client = create_app(config).test_client()
     barrier.wait()
     response = client.get("/userDetails?username=sam", headers=basic_auth("sam", "a-guess-123"))
@@ -164,10 +174,12 @@ def guess_at_once(config: dict[str, Any], barrier, results) -> None:
 def guesses_together(config: dict[str, Any], count: int) -> list[int]:
     """The statuses of ``count`` wrong guesses for sam, sent at once from forked processes
     (each its own app and store client, as separate Lambda containers would be)."""
-    context = multiprocessing.get_context("fork")
+    context = in_a_fresh_process()
     barrier, results = context.Barrier(count), context.Queue()
+    env = dict(os.environ)
     workers = [
-        context.Process(target=guess_at_once, args=(config, barrier, results)) for _ in range(count)
+        context.Process(target=guess_at_once, args=(config, env, barrier, results))
+        for _ in range(count)
     ]
     for worker in workers:
         worker.start()
@@ -240,7 +252,10 @@ def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: 
     )
 
 
-def sign_up_at_once(config: dict[str, Any], username: str, barrier, results) -> None:
+def sign_up_at_once(
+    config: dict[str, Any], env: dict[str, str], username: str, barrier, results
+) -> None:
+    os.environ.update(env)
     app = create_app(config)
     client = app.test_client()
     form = f"username={username}&password=racing-password-1"
@@ -256,14 +271,14 @@ def test_sixteen_processes_race_for_one_name_in_sixteen_spellings(
     """Exactly one winner; the rest get a clean 409, never 'database is locked' or 500."""
     spellings = sorted({"".join(c) for c in itertools.product(*zip("race", "RACE", strict=True))})
     assert len(spellings) == 16
-    context = multiprocessing.get_context("fork")
+    context = in_a_fresh_process()
     barrier = context.Barrier(len(spellings))
     results = context.Queue()
     # A fresh store: for SQLite, schema creation races too; each worker builds its own
-    # app and DynamoDB client after the fork, as separate Lambda containers would.
-    config = app_config(backend, tmp_path, table)
+    # app and DynamoDB client, as separate Lambda containers would.
+    config, env = app_config(backend, tmp_path, table), dict(os.environ)
     workers = [
-        context.Process(target=sign_up_at_once, args=(config, spelling, barrier, results))
+        context.Process(target=sign_up_at_once, args=(config, env, spelling, barrier, results))
         for spelling in spellings
     ]
     for worker in workers:
