@@ -40,8 +40,6 @@ DETAILS_PREFLIGHT = {
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
     **PREFLIGHT_MAX_AGE,
 }
-# A claim racing a details write is retried once, re-reading who owns the account.
-DETAILS_WRITE_ATTEMPTS = 2
 
 
 def prefers_html() -> bool:
@@ -77,18 +75,17 @@ def write_details(username: str, firstname: str | None, lastname: str) -> None:
         except AccountChanged:
             # Refused: the account has a password, and this request brought none.
             raise credentials_required() from None
-    for _ in range(DETAILS_WRITE_ATTEMPTS):
-        # Conditioned on the hash the credentials were checked against: a claim landing
-        # in between makes the write fail instead of slipping details into the account.
-        expected_hash = owner_hash(store.get_user(username), write_follows=True)
-        try:
-            store.put_details(username, firstname, lastname, expected_hash=expected_hash)
-            return
-        except AccountChanged:
-            continue
-    raise Problem(
-        409, f"The account '{username}' changed during the request; retry.", field="username"
-    )
+    # Conditioned on the hash the credentials were checked against: a sign-up or a hash
+    # upgrade landing in between makes the write fail instead of slipping details into the
+    # account. The client retries; retrying here would pass the request's store-call budget
+    # (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
+    expected_hash = owner_hash(store.get_user(username), write_follows=True)
+    try:
+        store.put_details(username, firstname, lastname, expected_hash=expected_hash)
+    except AccountChanged:
+        raise Problem(
+            409, f"The account '{username}' changed during the request; retry.", field="username"
+        ) from None
 
 
 @bp.get("/userDetails", provide_automatic_options=False)

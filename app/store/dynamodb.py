@@ -89,9 +89,9 @@ MAX_ATTEMPTS = 3
 # of a legacy one, claim an attempt on a guarded account (app/auth.py: verified_hash keeps
 # to this budget), count a wrong password, clear the count. The 403 path makes two reads
 # and one of the last three. Without credentials a details write is one conditional write, refused
-# (401) when the account is protected. A details write that loses a race to a
-# claim is retried once (app/users.py), adding a read and a write, but only after DynamoDB
-# has just answered the refused write.
+# (401) when the account is protected. A details write that loses a race (a sign-up or a
+# hash upgrade landing between its read and its write) is a 409, not retried (app/users.py):
+# a retry would add a read, a claim and a write.
 MAX_CALLS_PER_REQUEST = 3
 
 
