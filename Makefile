@@ -173,15 +173,14 @@ lint: $(STAMP)
 # The fast inner loop: lint, then every test that starts no process (tests/tiers.py marks the
 # others slow from the fixtures they use, and fails any unmarked test that starts one).
 check: lint
-	$(VENV)/bin/python -m pytest -m "not slow" -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -m "not slow" -n 2 -q -p no:cacheprovider
 
 # Everything, on two xdist workers, under coverage.py (subprocesses included: [tool.coverage]
 # in pyproject.toml); fails below the floor there. Coverage data goes to .cache/coverage/.
 COVERAGE_DATA := $(CURDIR)/.cache/coverage/data
 test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
 	rm -rf .cache/coverage && mkdir -p .cache/coverage
-	COVERAGE_FILE=$(COVERAGE_DATA) COVERAGE_PROCESS_START=$(CURDIR)/pyproject.toml \
-	  $(VENV)/bin/coverage run -m pytest -n 2 -p no:cacheprovider
+	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage run -m pytest -n 2 -p no:cacheprovider
 	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage combine --quiet
 	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage report
 
