@@ -320,6 +320,63 @@ OPEN_OR_PROTECTED: list[dict[str, list[str]]] = [{}, {"basic": []}]
 
 
 def document() -> Schema:
+    """The document, with the responses and parameters several operations share written
+    once, in components, and referenced."""
+    built = document_inline()
+    responses, parameters = shared_responses(), shared_parameters()
+    for item in built["paths"].values():
+        for operation in item.values():
+            operation["responses"] = {
+                status: reference("responses", answer, responses)
+                for status, answer in operation["responses"].items()
+            }
+            if "parameters" in operation:
+                operation["parameters"] = [
+                    reference("parameters", parameter, parameters)
+                    for parameter in operation["parameters"]
+                ]
+    built["components"]["responses"] = responses
+    built["components"]["parameters"] = parameters
+    return built
+
+
+# Names in components.responses of the answers shared between operations, by status.
+SHARED_RESPONSE_NAMES = {
+    "400": "InvalidRequest",
+    "500": "ServerError",
+    "503": "StoreUnavailable",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "429": "LoginWait",
+    "413": "BodyTooLarge",
+    "415": "UnsupportedBodyType",
+}
+
+
+def shared_responses() -> dict[str, Schema]:
+    shared = {}
+    for suffix, header_names in (("", ()), ("NoStore", ("Cache-Control",))):
+        for status, answer in common_problems(*header_names).items():
+            shared[SHARED_RESPONSE_NAMES[status] + suffix] = answer
+    for status, answer in {**account_problems(), **body_problems()}.items():
+        shared[SHARED_RESPONSE_NAMES[status]] = answer
+    return shared
+
+
+def shared_parameters() -> dict[str, Schema]:
+    return {"Username": username_parameter()}
+
+
+def reference(kind: str, value: Schema, shared: dict[str, Schema]) -> Schema:
+    """A $ref to the entry of ``shared`` equal to ``value``, or ``value`` when none is."""
+    for name, candidate in shared.items():
+        if candidate == value:
+            return {"$ref": f"#/components/{kind}/{name}"}
+    return value
+
+
+def document_inline() -> Schema:
+    """The document with every response and parameter written where it is used."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -475,7 +532,8 @@ def render_yaml() -> str:
 
 
 def render_json() -> str:
-    return json.dumps(document(), separators=(",", ":")) + "\n"
+    # Indented, so a change to the API is a readable diff.
+    return json.dumps(document(), indent=2) + "\n"
 
 
 def main() -> None:
