@@ -45,7 +45,7 @@ if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
 # serverless-wsgi rebuilds the app's answer as a werkzeug Response, whose default mimetype
 # would add `Content-Type: text/plain` to an answer sent without one: a 304, where werkzeug
 # leaves it out because a cache may copy a 304's headers onto the page it holds.
-class ResponseWithoutDefaultType(serverless_wsgi.Response):
+class ResponseWithoutDefaultType(serverless_wsgi.Response):  # type: ignore[misc]  # untyped
     default_mimetype = None
 
 

@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 from flask import Blueprint, Response, make_response, request
+from flask.typing import ResponseReturnValue
 
 from app.auth import credentials_required, owner_hash
 from app.problems import Problem
@@ -53,7 +54,7 @@ def username_taken(username: str) -> Problem:
 
 # OPTIONS is answered by the preflight views below, not by Flask's automatic handler.
 @bp.post("/userDetails", provide_automatic_options=False)
-def post_user_details():
+def post_user_details() -> ResponseReturnValue:
     fields = validate(body_fields(), DETAILS_RULES)
     username, lastname = fields["username"], fields["lastname"]
     assert username is not None and lastname is not None  # required by DETAILS_RULES
@@ -89,7 +90,7 @@ def write_details(username: str, firstname: str | None, lastname: str) -> None:
 
 
 @bp.get("/userDetails", provide_automatic_options=False)
-def get_user_details():
+def get_user_details() -> ResponseReturnValue:
     username = validate(query_fields(), LOOKUP_RULES)["username"]
     assert username is not None
     user = get_store().get_user(username)
@@ -100,12 +101,12 @@ def get_user_details():
 
 
 @bp.route("/userDetails", methods=["OPTIONS"])
-def details_preflight():
+def details_preflight() -> ResponseReturnValue:
     return "", 204, DETAILS_PREFLIGHT
 
 
 @bp.post("/userSignUp", provide_automatic_options=False)
-def sign_up():
+def sign_up() -> ResponseReturnValue:
     fields = validate(body_fields(), SIGNUP_RULES)
     username, password = fields["username"], fields["password"]
     assert username is not None
@@ -133,12 +134,12 @@ def sign_up():
 
 
 @bp.route("/userSignUp", methods=["OPTIONS"])
-def sign_up_preflight():
+def sign_up_preflight() -> ResponseReturnValue:
     return "", 204, SIGN_UP_PREFLIGHT
 
 
 @bp.get("/openapi.json")
-def openapi_document():
+def openapi_document() -> ResponseReturnValue:
     return Response(openapi_json(), content_type="application/json; charset=utf-8")
 
 

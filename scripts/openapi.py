@@ -518,7 +518,7 @@ OPENAPI_JSON = REPO / "app" / "openapi.json"
 YAML_HEADER = "# Generated from scripts/openapi.py by `make openapi`; do not edit by hand.\n"
 
 
-class Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types
     """Writes a value used twice in the document out twice, not as an anchor and alias."""
 
     def ignore_aliases(self, data: object) -> bool:
@@ -527,7 +527,9 @@ class Dumper(yaml.SafeDumper):
 
 def render_yaml() -> str:
     # Key order as built above; non-ASCII characters as YAML escapes; no line folding.
-    text = yaml.dump(document(), Dumper=Dumper, sort_keys=False, allow_unicode=False, width=2**16)
+    text: str = yaml.dump(
+        document(), Dumper=Dumper, sort_keys=False, allow_unicode=False, width=2**16
+    )
     return YAML_HEADER + text
 
 

@@ -124,7 +124,7 @@ class ClientSettings:
         )
 
     def worst_case_seconds(self) -> float:
-        backoff = sum(0.025 * 2**i for i in range(self.max_attempts - 1))
+        backoff = sum(0.025 * 2.0**i for i in range(self.max_attempts - 1))
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
 
 
@@ -331,7 +331,8 @@ class DynamoUserStore:
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return exc.response
+            answer: dict[str, Any] = exc.response
+            return answer
         return None
 
     @contextmanager
@@ -376,4 +377,5 @@ def number(item: Mapping[str, Any], name: str) -> float | None:
 
 
 def error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+    code: str = exc.response.get("Error", {}).get("Code", "")
+    return code

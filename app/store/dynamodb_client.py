@@ -223,7 +223,7 @@ class AmazonRootsClient:
 # ---------------------------------------------------------------- the data loader
 
 
-class DynamoDBLoader(BotocoreLoader):
+class DynamoDBLoader(BotocoreLoader):  # type: ignore[misc]  # botocore has no types
     """botocore's loader, minus its scans of the whole data directory.
 
     - ``load_service_model``: botocore first lists every service (one directory listing
@@ -348,4 +348,5 @@ def trimmed_endpoints(text: str, service: str) -> dict[str, Any] | None:
             return None
         if not isinstance(services.get(service, {}), dict):
             return None
-    return data
+    checked: dict[str, Any] = data
+    return checked

@@ -11,6 +11,7 @@ import random
 import sqlite3
 import threading
 import time
+from typing import Any
 
 from app.store import AccountChanged, StoredUser, StoreUnavailable, UsernameTaken, user_key
 
@@ -84,7 +85,7 @@ class SqliteUserStore:
         self._schema_ready = False
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
         directory = os.path.dirname(self.path)
@@ -138,7 +139,7 @@ class SqliteUserStore:
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
 
-    def _run(self, sql: str, params: dict) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
         try:
             return self._connect().execute(sql, params)
         except sqlite3.OperationalError as exc:
