@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests import tiers
+from tests import packaging, tiers
 from tests.failure_evidence import save_evidence
 
 # handler.py builds its app at import, from the environment; point it at a
@@ -56,6 +56,15 @@ def pytest_runtest_makereport(
     report = yield
     save_evidence(item, report)  # e.g. browser screenshots (tests/failure_evidence.py)
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_package_builds(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """Package builds in a directory every xdist worker of this run shares (pytest's
+    base temporary directory of the run, which pytest cleans up with the older runs)."""
+    base = tmp_path_factory.getbasetemp()
+    packaging.shared_builds_dir = (base.parent if worker_id != "master" else base) / "packages"
+    packaging.shared_builds_dir.mkdir(exist_ok=True)
 
 
 @pytest.fixture

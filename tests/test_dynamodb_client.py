@@ -38,6 +38,7 @@ from app.store.dynamodb_client import (
     trimmed_endpoints,
 )
 from tests import dynamo_server
+from tests.processes import without_coverage
 from tests.stores import DynamoTable
 from tests.tls_front import LocalCA, make_test_ca, tls_front
 
@@ -193,7 +194,7 @@ def test_building_the_client_imports_neither_boto3_nor_s3transfer(region: str) -
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, **dynamo_server.DUMMY_AWS_ENV},
+        env=without_coverage({**os.environ, **dynamo_server.DUMMY_AWS_ENV}),
         capture_output=True,
         text=True,
         check=False,

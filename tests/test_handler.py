@@ -4,6 +4,7 @@ cookies, status descriptions, client addresses, logs (the edge's rules: test_lam
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from flask import Flask, make_response, request, url_for
 
 import handler
 from app import create_app
+from app.store import ConfigurationError
 from lambda_edge import EVENT_KINDS, EventKind
 from tests.channels import LambdaContext
 from tests.events import (
@@ -379,3 +381,15 @@ def test_init_leaves_the_collector_on_with_the_init_objects_frozen() -> None:
 
     assert gc.isenabled()
     assert gc.get_freeze_count() > 10_000
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("lots", "must be a whole number, got 'lots'"), ("0", "must be positive, got 0")],
+)
+def test_a_bad_number_in_the_environment_stops_the_app_with_its_name(
+    value: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DB_BUSY_TIMEOUT_MS", value)
+    with pytest.raises(ConfigurationError, match=f"DB_BUSY_TIMEOUT_MS {message}"):
+        create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})

@@ -281,7 +281,7 @@ def test_make_runs_install_covers_every_import_of_the_run_path(tmp_path: Path) -
 
     from packaging.utils import canonicalize_name
 
-    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    env = processes.without_coverage({**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")})
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_RUN_PATH, *OPTIONAL_IMPORTS],
         cwd=ROOT,
