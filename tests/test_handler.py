@@ -393,3 +393,14 @@ def test_a_bad_number_in_the_environment_stops_the_app_with_its_name(
     monkeypatch.setenv("DB_BUSY_TIMEOUT_MS", value)
     with pytest.raises(ConfigurationError, match=f"DB_BUSY_TIMEOUT_MS {message}"):
         create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+
+
+def test_a_number_in_the_environment_is_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAX_BODY_BYTES", "250")
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+    assert app.config["MAX_CONTENT_LENGTH"] == 250
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    long_form = "username=sam&lastname=" + "k" * 300
+    assert app.test_client().post("/userDetails", data=long_form, headers=form).status_code == 413
