@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,13 +23,20 @@ from app.validation import MAX_PASSWORD_LENGTH, SIMPLE_BODY_TYPES, USERNAME_PATT
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
 WRONG_CREDENTIALS = "The username or password is wrong."
-# Online guessing: after FREE_FAILURES wrong passwords in a row, each further try must wait
-# FIRST_WAIT seconds after the last wrong one, doubling per failure up to MAX_WAIT; a right
-# password (after the wait) starts over. At most ~4 guesses an hour once the wait is at its
-# cap, while the account's owner is never locked out for longer than MAX_WAIT.
+# Online guessing (docs/accounts.md), per account AND client address: after FREE_FAILURES
+# wrong passwords in a row from one address, each further try from it must wait
+# FIRST_WAIT seconds after its last wrong one, doubling per failure up to MAX_WAIT; a right
+# password from it (after the wait) starts its count over. Another address is not slowed.
 FREE_FAILURES = 5
 FIRST_WAIT = 30
 MAX_WAIT = 15 * 60
+# The account-wide ceiling, against guessing spread over many addresses: once this many
+# addresses have each sent a wrong password within CEILING_WINDOW seconds, the account
+# takes no password from any address until enough of them are older than that.
+MAX_GUESSING_CLIENTS = 20
+CEILING_WINDOW = 3600
+# Requests whose edge reported no address (e.g. a console test) share one key.
+UNKNOWN_CLIENT = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +105,32 @@ def refuse_cross_site_form_write() -> None:
         )
 
 
+def client_address() -> str:
+    """The address the request came from, as the edge saw it, never a header the client
+    sets: REMOTE_ADDR, which serverless-wsgi takes from API Gateway's and function URLs'
+    requestContext sourceIp, and lambda_edge from the X-Forwarded-For hop that the ALB or
+    Lattice appended (the last one); the dev server's socket peer."""
+    try:
+        # One spelling per address (IPv6 has many); anything else is no address at all.
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return UNKNOWN_CLIENT
+
+
+def account_wait(user: StoredUser, now: float) -> float:
+    """Seconds until the account takes passwords again from every address: 0 unless
+    MAX_GUESSING_CLIENTS addresses each sent a wrong one within CEILING_WINDOW."""
+    recent = sorted(
+        f.at for f in user.failures.values() if f.at is not None and f.at > now - CEILING_WINDOW
+    )
+    if len(recent) < MAX_GUESSING_CLIENTS:
+        return 0.0
+    # Over when all but MAX_GUESSING_CLIENTS - 1 of them have aged out of the window.
+    return recent[len(recent) - MAX_GUESSING_CLIENTS] + CEILING_WINDOW - now
+
+
 def login_wait(failed_logins: int, failed_at: float | None, now: float) -> float:
-    """Seconds until the account takes another password: 0 while guesses are free."""
+    """Seconds until a client may try another password: 0 while its guesses are free."""
     if failed_logins < FREE_FAILURES or failed_at is None:
         return 0.0
     wait = min(FIRST_WAIT * 2.0 ** (failed_logins - FREE_FAILURES), MAX_WAIT)
@@ -113,73 +145,76 @@ def too_many_failures(wait: float) -> Problem:
     )
 
 
-def verified_hash(user: StoredUser, password: str, *, clear: bool = True) -> str | None:
-    """The account's current hash if ``password`` is its password, else None.
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A right password for ``user``'s account: what the request's own write must know."""
 
-    While the account is waiting out wrong guesses, a 429 before any hashing. Once it has
-    had FREE_FAILURES, each attempt is counted before it is hashed, on the condition that
-    the count is still the one just read: of attempts arriving together, one is hashed and
-    the rest get 429, so a burst buys no extra guesses. Before that, a wrong password is
-    counted after hashing. A legacy (scrypt) or weaker hash is replaced by argon2id on
-    success; the new hash is returned, so a write conditioned on it matches what is stored.
+    user: StoredUser
+    password: str = field(repr=False)
+    client: str
+    # The attempt was counted before it was checked (a store write already made).
+    counted: bool
 
-    ``clear``: after a right password, clear the count with a write of its own. False
-    when the caller's own write clears it (the details write) or when the account is not
-    the one being acted on (the 403 path); either way a request stays within three store
-    calls (app/store/dynamodb.py, MAX_CALLS_PER_REQUEST).
+    @property
+    def password_hash(self) -> str:
+        assert self.user.password_hash is not None  # only protected accounts log in
+        return self.user.password_hash
+
+
+def check_password(user: StoredUser, password: str, client: str) -> Login | None:
+    """A Login if ``password`` is the protected account's password, else None. Writes only
+    the count of wrong passwords from ``client``; a right one is left for the caller.
+
+    While this client, or the whole account (the ceiling), is waiting out wrong guesses, a
+    429 before any hashing. Once the client has had FREE_FAILURES, each of its attempts is
+    counted before it is hashed, on the condition that its count is still the one just
+    read: of attempts arriving together, one is hashed and the rest get 429, so a burst
+    buys no extra guesses. Before that, a wrong password is counted after hashing.
     """
     stored = user.password_hash
-    if stored is None:
-        return None
+    assert stored is not None  # open accounts have no password to check
     now = time.time()
-    wait = login_wait(user.failed_logins, user.failed_at, now)
+    mine = user.failures_from(client)
+    wait = max(login_wait(mine.count, mine.at, now), account_wait(user, now))
     if wait > 0:
         raise too_many_failures(wait)
     store = get_store()
-    guarded = user.failed_logins >= FREE_FAILURES
-    if guarded and not store.claim_login_attempt(user.username, stored, user.failed_logins, now):
-        raise too_many_failures(login_wait(user.failed_logins + 1, now, now))
+    counted = mine.count >= FREE_FAILURES
+    if counted and not store.claim_login_attempt(user, client, now):
+        raise too_many_failures(login_wait(mine.count + 1, now, now))
     # No hashing of huge inputs; they count as wrong.
     if len(password) > MAX_PASSWORD_LENGTH or not verify_password(stored, password):
-        if not guarded:  # a guarded attempt was counted by its claim
-            store.record_failed_login(user.username, stored, now)
+        if not counted:
+            store.record_failed_login(user, client, now)
         return None
-    if needs_rehash(stored) and (clear or not guarded):
-        from app.passwords import hash_password
-
-        upgraded = hash_password(password)
-        store.replace_password_hash(user.username, stored, upgraded)  # also clears failures
-        return upgraded
-    if clear and user.failed_logins:
-        store.clear_failed_logins(user.username, stored)
-    return stored
+    return Login(user, password, client, counted)
 
 
-def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str | None:
-    """Authorise this request for ``user``'s account: None for an absent or open account;
-    for a protected one, the password hash the credentials were verified against.
+def authenticate(user: StoredUser) -> Login:
+    """The request's credentials checked against the protected account ``user``.
 
-    ``write_follows``: the caller writes to the account next, conditioned on the returned
-    hash, and that write clears the count of wrong passwords (store.put_details).
-
-    Raises 401 (no, malformed or wrong credentials), 403 (another account's valid ones) or
-    429 (an account waiting out wrong passwords).
+    Raises 401 (no, malformed or wrong credentials), 403 (another account's valid ones, or
+    a cross-site form post) or 429 (an account waiting out wrong passwords).
     """
-    if user is None or user.password_hash is None:
-        return None
     credentials = basic_credentials(request.headers.get("Authorization"))
     refuse_cross_site_form_write()
     if not USERNAME_PATTERN.fullmatch(credentials.username):
         # Only names that can exist; also keeps non-ASCII look-alikes (the Kelvin sign
         # lower()s to 'k') from matching an account.
         raise unauthorized(WRONG_CREDENTIALS)
+    client = client_address()
     if user_key(credentials.username) == user_key(user.username):
-        current = verified_hash(user, credentials.password, clear=not write_follows)
-        if current is None:
+        login = check_password(user, credentials.password, client)
+        if login is None:
             raise unauthorized(WRONG_CREDENTIALS)
-        return current
+        return login
     other = get_store().get_user(credentials.username)
-    if other is not None and verified_hash(other, credentials.password, clear=False) is not None:
+    # The other account's count is left as it is: it is not the account acted on.
+    if (
+        other is not None
+        and other.protected
+        and check_password(other, credentials.password, client) is not None
+    ):
         raise Problem(
             403,
             f"These credentials are for another account; they cannot read or change"
@@ -187,3 +222,37 @@ def owner_hash(user: StoredUser | None, *, write_follows: bool = False) -> str |
             field="username",
         )
     raise unauthorized(WRONG_CREDENTIALS)
+
+
+def authorize_read(user: StoredUser) -> None:
+    """Let this request read ``user``'s account, or raise 401/403/429 (authenticate).
+
+    Writes, after a right password: a legacy or weaker hash is replaced by argon2id, else
+    the count of wrong passwords from this client is cleared; at most one write either
+    way, so a request stays within three store calls (app/store/dynamodb.py,
+    MAX_CALLS_PER_REQUEST).
+    """
+    if not user.protected:
+        return
+    login = authenticate(user)
+    store = get_store()
+    if needs_rehash(login.password_hash):
+        from app.passwords import hash_password
+
+        upgraded = hash_password(login.password)
+        store.replace_password_hash(user.username, login.password_hash, upgraded)
+    elif user.failures_from(login.client).count:
+        store.clear_failed_logins(user.username, login.password_hash, login.client)
+
+
+def authorize_write(user: StoredUser | None) -> str | None:
+    """Let this request change ``user``'s account: the password hash its write must be
+    conditioned on (None for an absent or open account), or raise 401/403/429.
+
+    Writes nothing after a right password: the caller's conditional write clears the count
+    of wrong passwords from client_address() itself. (A legacy hash is upgraded on the
+    next read.)
+    """
+    if user is None or not user.protected:
+        return None
+    return authenticate(user).password_hash

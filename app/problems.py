@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from app.runtime import request_id_of
 from app.store import StoreUnavailable
+from lambda_edge.responses import status_title
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -30,13 +31,6 @@ class Problem(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extensions = extensions
-
-
-def status_title(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Client Error" if status < 500 else "Server Error"
 
 
 def problem_document(status: int, detail: str, **extensions: Any) -> str:
@@ -122,8 +116,7 @@ def render_unexpected(error: Exception) -> Response:
 
 
 def lambda_request_id() -> str | None:
-    context = request.environ.get("serverless.context")
-    return getattr(context, "aws_request_id", None)
+    return request_id_of(request.environ.get("serverless.context"))
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from app.problems import lambda_request_id
+from app.runtime import Runtime, current_runtime
 
 LOGGER = logging.getLogger("user_api")
 
@@ -62,15 +62,12 @@ class StdoutJsonHandler(logging.Handler):
             self.handleError(record)
 
 
-def in_lambda_runtime() -> bool:
-    # Set by Lambda (and the Runtime Interface Emulator) for the runtime process.
-    return "AWS_LAMBDA_RUNTIME_API" in os.environ
-
-
 def configure_logging() -> None:
     """Outside Lambda, give LOGGER a JSON stdout handler; inside, the runtime's root handler
     serves it, at the level serverless.yml's applicationLogLevel sets on the root logger."""
-    if in_lambda_runtime() or any(isinstance(h, StdoutJsonHandler) for h in LOGGER.handlers):
+    if current_runtime() is Runtime.LAMBDA or any(
+        isinstance(h, StdoutJsonHandler) for h in LOGGER.handlers
+    ):
         return
     handler = StdoutJsonHandler()
     handler.setFormatter(JsonLineFormatter())

@@ -30,9 +30,9 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 # Code points refused in names: controls (Cc: C0 and C1), format characters (Cf: zero-width,
 # BOM, tags and the bidirectional overrides that make a name display as something else in
-# logs, terminals and admin pages), and line and paragraph separators (Zl, Zp); Unicode 15.0,
-# Python 3.12's unicodedata (tests/test_validation.py checks them against it). As ranges, so
-# one regular expression checks a name and the same class goes into the OpenAPI patterns.
+# logs, terminals and admin pages), and line and paragraph separators (Zl, Zp), as the
+# running Python's unicodedata has them (tests/test_openapi.py checks that). As ranges, so one
+# regular expression checks a name and the same class goes into the OpenAPI patterns.
 FORBIDDEN_IN_NAMES = (
     (0x0, 0x1F),
     (0x7F, 0x9F),
@@ -127,6 +127,11 @@ SIGNUP_RULES = (
     Rule("firstname", False, check_name),
 )
 LOOKUP_RULES = (Rule("username", True, check_username),)
+# The new password; the current one comes as HTTP Basic credentials.
+PASSWORD_CHANGE_RULES = (
+    Rule("username", True, check_username),
+    Rule("password", True, check_password),
+)
 
 
 def invalid(field: str, message: str) -> Problem:

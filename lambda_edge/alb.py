@@ -12,24 +12,24 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import unquote_plus
 
-from lambda_edge.api_gateway import safe_context, without_warmup_marker, wsgi_path
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
     decoded_body,
-    header,
     merged_headers,
+    need_canonical_path,
     need_dict,
     need_method,
-    need_path,
     pairs_of,
     string_list_map,
     string_map,
 )
 from lambda_edge.responses import completed, with_multi_value_headers, with_status_description
-
-
-def last_forwarded_for(headers: dict[str, str]) -> str:
-    return header(headers, "X-Forwarded-For").rsplit(",", 1)[-1].strip()
+from lambda_edge.wsgi_input import (
+    last_forwarded_for,
+    safe_context,
+    without_warmup_marker,
+    wsgi_path,
+)
 
 
 class Alb:
@@ -41,7 +41,7 @@ class Alb:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         method = need_method(event.get("httpMethod"), "httpMethod")
-        path = need_path(event.get("path"), "path")
+        path = need_canonical_path(event.get("path"), "path")
         if self.multi_value:
             headers_field, query_field = "multiValueHeaders", "multiValueQueryStringParameters"
             headers = merged_headers(

@@ -12,7 +12,6 @@ Where the app is mounted, as the client sees the URL:
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
@@ -21,19 +20,27 @@ from lambda_edge.fields import (
     header,
     is_field_value,
     merged_headers,
+    need_canonical_path,
     need_dict,
     need_field_str,
     need_method,
-    need_path,
     pairs_of,
     string_list_map,
     string_map,
 )
 from lambda_edge.responses import completed, with_multi_value_headers, with_v2_cookies
+from lambda_edge.wsgi_input import safe_context, without_warmup_marker, wsgi_path
 
 
 def is_execute_api_host(host: str) -> bool:
     return ".execute-api." in host and host.endswith(".amazonaws.com")
+
+
+def request_host(headers: dict[str, str], context: dict[str, Any]) -> str:
+    """The Host header, or when a caller sent none (HTTP/1.0, a hand-made event), the
+    domain API Gateway received the request on."""
+    domain = context.get("domainName")
+    return header(headers, "Host") or (domain if isinstance(domain, str) else "")
 
 
 def strip_prefix(path: str, prefix: str) -> str | None:
@@ -49,30 +56,23 @@ def strip_base_path(script_name: str, path: str, base_path: str) -> tuple[str, s
     return (script_name + base_path, rest) if rest is not None else (script_name, path)
 
 
-def wsgi_path(path: str) -> str:
-    # WSGI wants PATH_INFO decoded and carried as latin-1 text, as serverless-wsgi does.
-    return unquote(path).encode("utf-8", "surrogatepass").decode("latin-1")
+# Requests serverless.yml gives an API Gateway route of their own, throttled harder than the
+# catch-all (serverless_plugins/api-events.js, custom.restApiEvents); tests/test_template.py
+# checks that the template agrees.
+OWN_ROUTES = frozenset({("POST", "/userSignUp")})
+# The catch-all routes: HTTP API's $default (or ANY /{proxy+}), REST's /{proxy+} and /.
+CATCH_ALL_ROUTES = frozenset({"$default", "ANY /{proxy+}", "/{proxy+}", "/"})
 
 
-def without_warmup_marker(event: Event) -> Event:
-    # serverless-wsgi answers {} to any event with a warm-up "source"; an HTTP event
-    # that happens to carry one must still reach the app.
-    return {k: v for k, v in event.items() if k != "source"} if "source" in event else event
-
-
-def safe_context(context: dict[str, Any]) -> dict[str, Any]:
-    """requestContext with the parts serverless-wsgi dereferences made safe: a null
-    authorizer and a non-string sourceIp would crash it, and are no fault of the client."""
-    fixed = dict(context)
-    if not isinstance(fixed.get("authorizer"), dict):
-        fixed.pop("authorizer", None)
-    identity = fixed.get("identity")
-    if not isinstance(identity, dict) or not isinstance(identity.get("sourceIp", ""), str):
-        fixed["identity"] = {}
-    http = fixed.get("http")
-    if isinstance(http, dict) and not isinstance(http.get("sourceIp", ""), str):
-        fixed["http"] = {k: v for k, v in http.items() if k != "sourceIp"}
-    return fixed
+def need_own_route(method: str, app_path: str, route: Any, route_field: str) -> None:
+    """A request with a route of its own is served only when it came through that route:
+    through the catch-all, another spelling of its path (one API Gateway decoded before the
+    event was built) would slip past its throttle."""
+    if (method, app_path) in OWN_ROUTES and isinstance(route, str) and route in CATCH_ALL_ROUTES:
+        raise RejectedEvent(
+            f"{method} {app_path} came through the catch-all route ('{route_field}' is"
+            f" {route!r}), not its own: send its path spelt exactly {app_path!r}."
+        )
 
 
 class RestV1:
@@ -83,7 +83,7 @@ class RestV1:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         method = need_method(event.get("httpMethod"), "httpMethod")
-        path = need_path(event.get("path"), "path")
+        path = need_canonical_path(event.get("path"), "path")
         # Both null or absent is a request with no headers (the console's test invoke).
         single = string_map(event.get("headers"), "headers", names_are_tokens=True)
         multi = string_list_map(
@@ -100,9 +100,10 @@ class RestV1:
 
         script_name = ""
         stage = context.get("stage")
-        if isinstance(stage, str) and stage and is_execute_api_host(header(headers, "Host")):
+        if isinstance(stage, str) and stage and is_execute_api_host(request_host(headers, context)):
             script_name = "/" + stage
         script_name, app_path = strip_base_path(script_name, path, base_path)
+        need_own_route(method, app_path, event.get("resource"), "resource")
         wsgi_event: Event = {
             **without_warmup_marker(event),
             "httpMethod": method,
@@ -131,8 +132,8 @@ class HttpApiV2:
     def read(self, event: Event, base_path: str) -> Request:
         context = safe_context(need_dict(event.get("requestContext"), "requestContext"))
         http = need_dict(context.get("http"), "requestContext.http")
-        need_method(http.get("method"), "requestContext.http.method")
-        path = need_path(event.get("rawPath"), "rawPath")
+        method = need_method(http.get("method"), "requestContext.http.method")
+        path = need_canonical_path(event.get("rawPath"), "rawPath")
         if event.get("headers") is None:
             raise RejectedEvent("The event has no 'headers'.")
         headers = merged_headers(
@@ -149,6 +150,7 @@ class HttpApiV2:
         )
 
         script_name, app_path = self.mount(path, headers, context, base_path)
+        self.need_own_route(method, app_path, event.get("routeKey"))
         wsgi_event: Event = {
             **without_warmup_marker(event),
             "rawPath": app_path,
@@ -159,6 +161,9 @@ class HttpApiV2:
             "body": body,
             "isBase64Encoded": False,
         }
+        # Payload v2 has no multiValueHeaders; a stray one would make serverless-wsgi answer
+        # in lists, which this channel does not read (the answer would lose every header).
+        wsgi_event.pop("multiValueHeaders", None)
         return Request(self, wsgi_event, script_name, wsgi_path(app_path))
 
     def mount(
@@ -169,12 +174,15 @@ class HttpApiV2:
         if (
             isinstance(stage, str)
             and stage not in ("", "$default")
-            and is_execute_api_host(header(headers, "Host"))
+            and is_execute_api_host(request_host(headers, context))
         ):
             rest = strip_prefix(path, "/" + stage)
             if rest is not None:
                 script_name, path = "/" + stage, rest
         return strip_base_path(script_name, path, base_path)
+
+    def need_own_route(self, method: str, app_path: str, route_key: Any) -> None:
+        need_own_route(method, app_path, route_key, "routeKey")
 
     def respond(self, result: LambdaResponse) -> LambdaResponse:
         return with_v2_cookies(completed(result))
@@ -190,6 +198,9 @@ class FunctionUrl(HttpApiV2):
         self, path: str, headers: dict[str, str], context: dict[str, Any], base_path: str
     ) -> tuple[str, str]:
         return "", path
+
+    def need_own_route(self, method: str, app_path: str, route_key: Any) -> None:
+        """A function URL has no routes (and no throttle but the function's concurrency)."""
 
 
 def is_function_url(event: Event) -> bool:

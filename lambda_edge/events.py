@@ -39,12 +39,58 @@ def is_warmup(event: Any) -> bool:
     )
 
 
+class EventFromAnotherService(Exception):
+    """An event another AWS service sent (a queue's messages, a stream's records): it must fail
+    the invocation, so that the service retries it or sends it to its dead-letter queue, and
+    the function's Errors metric (and alarm) counts it. A 400 answer would count as success:
+    SQS would delete the messages, a stream would move past its records."""
+
+    def __init__(self, arrived: str) -> None:
+        super().__init__(
+            f"This function serves HTTP requests only, and was invoked with {arrived}:"
+            " check the trigger (event source mapping, subscription or rule) that sent it."
+        )
+
+
+def other_service(event: Any) -> str | None:
+    """What arrived, when the event is recognisably from an AWS service other than an HTTP
+    front door (None for HTTP events, warm-up pings and anything unrecognisable)."""
+    if not isinstance(event, dict):
+        return None
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        first = records[0]
+        source = first.get("eventSource") or first.get("EventSource")
+        if isinstance(source, str):
+            return f"{len(records)} record(s) from {source}"
+    source, detail_type = event.get("source"), event.get("detail-type")
+    if isinstance(source, str) and isinstance(detail_type, str):
+        return f"an EventBridge event (source {source!r}, detail-type {detail_type!r})"
+    for fields, what in SERVICE_FIELDS:
+        if fields <= event.keys():
+            return what
+    return None
+
+
+# Fields that only one service's events carry, and what to call such an event.
+SERVICE_FIELDS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"awslogs"}), "a CloudWatch Logs subscription event"),
+    (frozenset({"deliveryStreamArn", "records"}), "a Kinesis Data Firehose batch"),
+    (frozenset({"eventSource", "records"}), "a Kafka (MSK or self-managed) batch"),
+    (frozenset({"triggerSource", "userPoolId"}), "a Cognito user pool trigger"),
+    (frozenset({"RequestType", "ResponseURL"}), "a CloudFormation custom resource request"),
+    (frozenset({"CodePipeline.job"}), "a CodePipeline job"),
+    (frozenset({"SecretId", "ClientRequestToken", "Step"}), "a Secrets Manager rotation"),
+)
+
+
 def warmup_response() -> LambdaResponse:
     return {"statusCode": 204, "headers": {}, "body": "", "isBase64Encoded": False}
 
 
 def classify(event: Any) -> Kind:
-    """The kind whose rules this event follows, by the fields only that kind has.
+    """The kind whose rules this event follows, by the fields only that kind has; raises
+    EventFromAnotherService for an event from another AWS service (see there).
 
     A damaged event of a known kind is classified all the same, so that its problem
     response names the field at fault and has the shape its channel accepts.
@@ -62,6 +108,9 @@ def classify(event: Any) -> Kind:
         return KINDS["rest_v1"]
     if not LATTICE_V1_FIELDS.isdisjoint(event):
         return KINDS["lattice_v1"]
+    if (arrived := other_service(event)) is not None:
+        # Not caught by handler.py: the invocation fails, and the runtime logs it, once.
+        raise EventFromAnotherService(arrived)
     raise RejectedEvent(
         "Not an HTTP event: expected an API Gateway (REST or HTTP API), ALB, VPC Lattice"
         " or function URL request."

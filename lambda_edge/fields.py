@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import string
 from typing import Any
 
 from lambda_edge.base import grouped_by_name
@@ -74,6 +75,42 @@ def need_path(value: Any, name: str) -> str:
     if not is_text(value) or not value.startswith("/"):
         raise RejectedEvent(f"'{name}' must be a string of valid Unicode starting with '/'.")
     return str(value)
+
+
+# Characters whose percent-escape is only another spelling of them (RFC 3986 2.3), and "/",
+# whose escape werkzeug decodes into a separator all the same.
+SAME_WHEN_ESCAPED = frozenset(string.ascii_letters + string.digits + "-._~/")
+ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def canonical_spelling(path: str) -> str:
+    """The path with escapes of SAME_WHEN_ESCAPED characters decoded, and empty ("//") and
+    dot segments removed: the one spelling an API Gateway route matches."""
+    decoded = ESCAPE.sub(
+        lambda m: chr(int(m[1], 16)) if chr(int(m[1], 16)) in SAME_WHEN_ESCAPED else m[0], path
+    )
+    segments: list[str] = []
+    parts = decoded.split("/")[1:]
+    for index, segment in enumerate(parts):
+        if segment == ".." and segments:
+            segments.pop()
+        elif segment not in (".", "..") and (segment or index == len(parts) - 1):
+            segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def need_canonical_path(value: Any, name: str) -> str:
+    """A path spelt the one way a route matches it: another spelling of a route's path
+    (``//userSignUp``, ``/user%53ignUp``) would reach it through the catch-all route, past
+    the throttle API Gateway keeps on the route of its own."""
+    path = need_path(value, name)
+    canonical = canonical_spelling(path)
+    if canonical != path:
+        raise RejectedEvent(
+            f"'{name}' {path!r} is another spelling of {canonical!r}"
+            " (escaped letters or digits, '//', '.' or '..' segments); send that path."
+        )
+    return path
 
 
 def need_method(value: Any, name: str) -> str:

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lambda_edge.alb import last_forwarded_for
-from lambda_edge.api_gateway import wsgi_path
 from lambda_edge.base import Event, EventKind, LambdaResponse, Request
 from lambda_edge.fields import (
     decoded_body,
     merged_headers,
+    need_canonical_path,
     need_dict,
     need_method,
     need_path,
@@ -38,6 +37,7 @@ from lambda_edge.fields import (
     string_or_list_map,
 )
 from lambda_edge.responses import completed, with_status_description
+from lambda_edge.wsgi_input import last_forwarded_for, wsgi_path
 
 
 class LatticeV1:
@@ -51,6 +51,7 @@ class LatticeV1:
         method = need_method(event.get("method"), "method")
         # A query string may ride along on the path; the query comes from its own field.
         path = need_path(event.get(self.path_field), self.path_field).partition("?")[0]
+        need_canonical_path(path, self.path_field)
         headers = merged_headers(
             pairs_of(string_or_list_map(event.get("headers"), "headers", names_are_tokens=True))
         )

@@ -8,6 +8,7 @@ of status codes missing from werkzeug's table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from lambda_edge.base import LambdaResponse, grouped_by_name
@@ -62,20 +63,14 @@ def with_v2_cookies(result: LambdaResponse) -> LambdaResponse:
     return result
 
 
-def plain_result(status: int, content_type: str, body: str) -> LambdaResponse:
-    """A text response built without the app (a problem for a rejected event)."""
+def plain_result(
+    status: int, content_type: str, body: str, headers: Mapping[str, str]
+) -> LambdaResponse:
+    """A text response built without the app (a problem for a rejected event), with the
+    header policy's headers for such answers (lambda_edge/header_policy.py: edge_answer)."""
     return {
         "statusCode": status,
-        "headers": {
-            "Content-Type": content_type,
-            # As on every answer the app gives (app/users.py): never sniffed as something else.
-            "X-Content-Type-Options": "nosniff",
-            # As on every answer of the API's paths (openapi.yaml): a browser on another
-            # origin can read why its request was refused, and no cache keeps the refusal.
-            # The edge knows no routes, so it says so on every path; nothing here is private.
-            "Access-Control-Allow-Origin": "*",
-            "Cache-Control": "no-store",
-        },
+        "headers": {"Content-Type": content_type, **headers},
         "body": body,
         "isBase64Encoded": False,
     }

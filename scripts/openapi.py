@@ -18,10 +18,17 @@ from typing import Any
 import yaml
 from werkzeug.wrappers import Request
 
-from app import DEFAULT_MAX_BODY_BYTES
-from app.auth import CHALLENGE, FIRST_WAIT, FREE_FAILURES, MAX_WAIT
-from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS, status_title
-from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, SIGN_UP_PREFLIGHT
+from app.auth import (
+    CEILING_WINDOW,
+    CHALLENGE,
+    FIRST_WAIT,
+    FREE_FAILURES,
+    MAX_GUESSING_CLIENTS,
+    MAX_WAIT,
+)
+from app.config import DEFAULT_MAX_BODY_BYTES
+from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS
+from app.users import DETAILS_PREFLIGHT, PASSWORD_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
     ACCEPTED_BODY_TYPES,
     DETAILS_RULES,
@@ -34,6 +41,7 @@ from app.validation import (
     MAX_USERNAME_LENGTH,
     MIN_PASSWORD_LENGTH,
     MULTIPART,
+    PASSWORD_CHANGE_RULES,
     REPLACEMENT_CHARACTER,
     SIGNUP_RULES,
     USERNAME_CHARACTERS,
@@ -43,6 +51,8 @@ from app.validation import (
     check_password,
     check_username,
 )
+from lambda_edge.header_policy import ALLOW_ANY_ORIGIN
+from lambda_edge.responses import status_title
 
 Schema = dict[str, Any]
 HTML = "text/html"
@@ -123,8 +133,7 @@ def fields_schema(rules: tuple[Rule, ...], *, nullable: bool, multipart: bool = 
 def field_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {}
     for check, name in FIELD_SCHEMA_NAMES.items():
-        if check is not check_password:
-            schemas[name] = field_schema(check, required=True)
+        schemas[name] = field_schema(check, required=True)
         if check is not check_username:
             schemas["Optional" + name] = field_schema(check, required=False)
     return schemas
@@ -224,10 +233,10 @@ BODY_PROBLEMS = {
 }
 
 
-def body_problems() -> dict[str, Schema]:
+def body_problems(*header_names: str) -> dict[str, Schema]:
     return {
-        "413": problem_response(413, BODY_PROBLEMS["413"]),
-        "415": problem_response(415, BODY_PROBLEMS["415"], "Accept-Post"),
+        "413": problem_response(413, BODY_PROBLEMS["413"], *header_names),
+        "415": problem_response(415, BODY_PROBLEMS["415"], "Accept-Post", *header_names),
     }
 
 
@@ -253,14 +262,20 @@ def account_problems() -> dict[str, Schema]:
 def login_wait_response() -> Schema:
     response = problem_response(
         429,
-        f"The account had {FREE_FAILURES} or more wrong passwords in a row: no password is"
-        f" checked until {FIRST_WAIT} s after the last wrong one, doubling with each further"
-        f" wrong one up to {MAX_WAIT} s. Retry-After gives the seconds left.",
+        f"This client address sent {FREE_FAILURES} or more wrong passwords in a row for the"
+        f" account: no password from it is checked until {FIRST_WAIT} s after its last wrong"
+        f" one, doubling with each further wrong one up to {MAX_WAIT} s (other addresses are"
+        f" not slowed). Or the account-wide ceiling: {MAX_GUESSING_CLIENTS} addresses each"
+        f" sent a wrong password within {CEILING_WINDOW} s, and no address gets a password"
+        " checked until the oldest of those ages out. Retry-After gives the seconds left.",
         "Cache-Control",
     )
     response["headers"]["Retry-After"] = header(
         "Seconds until the account takes another password.",
-        {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(MAX_WAIT)) - 1}}}$"},
+        {
+            "type": "string",
+            "pattern": f"^[1-9][0-9]{{0,{len(str(max(MAX_WAIT, CEILING_WINDOW))) - 1}}}$",
+        },
     )
     return response
 
@@ -276,11 +291,13 @@ def request_body(rules: tuple[Rule, ...]) -> Schema:
     }
 
 
-def success(status_text: str) -> Schema:
+def success(status_text: str, *header_names: str) -> Schema:
     return {
         "description": f"{status_text}: `Success`, or `<h1>Success</h1>` when Accept prefers"
         " text/html to text/plain (a browser posting a form).",
-        "headers": headers("Vary", "X-Content-Type-Options", "Access-Control-Allow-Origin"),
+        "headers": headers(
+            "Vary", "X-Content-Type-Options", "Access-Control-Allow-Origin", *header_names
+        ),
         "content": {HTML: {"schema": {"type": "string", "enum": list(SUCCESS_BODIES)}}},
     }
 
@@ -360,7 +377,12 @@ def shared_responses() -> dict[str, Schema]:
             shared[SHARED_RESPONSE_NAMES[status] + suffix] = answer
     for status, answer in {**account_problems(), **body_problems()}.items():
         shared[SHARED_RESPONSE_NAMES[status]] = answer
+    shared["AccountChanged"] = account_changed_response()
     return shared
+
+
+def account_changed_response() -> Schema:
+    return problem_response(409, "The account changed during the request; retry.")
 
 
 def shared_parameters() -> dict[str, Schema]:
@@ -387,7 +409,7 @@ def document_inline() -> Schema:
             " (application/problem+json). A method a path does not serve is 405 with an"
             " `Allow` header; an unknown path is 404. An account signed up without a"
             " password is open to anyone; one signed up with a password is protected:"
-            " reading or changing its details needs its HTTP Basic credentials.",
+            " reading, changing or erasing it needs its HTTP Basic credentials.",
         },
         "paths": {
             "/userDetails": {
@@ -399,9 +421,7 @@ def document_inline() -> Schema:
                         "201": success("Created"),
                         **common_problems(),
                         **account_problems(),
-                        "409": problem_response(
-                            409, "The account changed during the request; retry."
-                        ),
+                        "409": account_changed_response(),
                         **body_problems(),
                     },
                 },
@@ -424,7 +444,51 @@ def document_inline() -> Schema:
                         "404": problem_response(404, "No user by that name.", "Cache-Control"),
                     },
                 },
+                "delete": {
+                    "summary": "Erase a user: the account and its details, in one operation",
+                    "description": "The same access rules as GET. Afterwards GET is 404 and"
+                    " the name is free for a new sign-up.",
+                    "security": OPEN_OR_PROTECTED,
+                    "parameters": [username_parameter()],
+                    "responses": {
+                        "204": {
+                            "description": "Erased; no body.",
+                            "headers": headers(
+                                "X-Content-Type-Options", "Access-Control-Allow-Origin"
+                            ),
+                        },
+                        **common_problems(),
+                        **account_problems(),
+                        "404": problem_response(404, "No user by that name (or erased already)."),
+                        "409": account_changed_response(),
+                    },
+                },
                 "options": preflight(DETAILS_PREFLIGHT),
+            },
+            "/userPassword": {
+                "post": {
+                    "summary": "Change a protected account's password",
+                    "description": "`password` is the new password; the current one comes as"
+                    " the account's HTTP Basic credentials, without which the answer is 401."
+                    " Afterwards the old password is wrong, the new one works, and the count"
+                    " of wrong passwords starts over.",
+                    "security": [{"basic": []}],
+                    "requestBody": request_body(PASSWORD_CHANGE_RULES),
+                    "responses": {
+                        "200": success("Changed", "Cache-Control"),
+                        **common_problems("Cache-Control"),
+                        **account_problems(),
+                        "404": problem_response(404, "No account by that name.", "Cache-Control"),
+                        "409": problem_response(
+                            409,
+                            "The account is open (it has no password to change), or it changed"
+                            " during the request (another change won; retry).",
+                            "Cache-Control",
+                        ),
+                        **body_problems("Cache-Control"),
+                    },
+                },
+                "options": preflight(PASSWORD_PREFLIGHT),
             },
             "/userSignUp": {
                 "post": {

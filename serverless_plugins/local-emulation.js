@@ -22,6 +22,13 @@
 //    access-control-allow-origin (echoing the Origin) and allow-credentials: true. API Gateway
 //    and ALB do nothing of the kind unless CORS is configured on them, which it is not here:
 //    the app answers preflights itself. Without this, `make run` would not show what AWS does.
+// 4. offline only: close the Lambda invoke port (LAMBDA_PORT) to web pages. Its routes
+//    (POST /2015-03-31/functions/<name>/invocations, and the async one) carry hapi's CORS with
+//    serverless-offline's default origin '*', which echoes any Origin: any page a developer
+//    visits during `make run` could invoke the function and read the answer. Their CORS is
+//    turned off, and a request carrying an Origin header (browsers send one on every
+//    cross-origin POST, even when they need no preflight; the AWS SDKs and CLI never do) is
+//    refused with 403 before it reaches the function.
 
 const { takenPortMessage } = require('./ports');
 
@@ -43,6 +50,7 @@ class LocalEmulationPlugin {
     if (offline) {
       this.selectOfflineEvents();
       this.disableOfflineCors();
+      this.closeInvokePortToBrowsers();
       this.reportTakenPorts();
     }
     if (offline || (command === 'invoke' && subcommand === 'local')) this.dropIntrinsicEnv();
@@ -79,6 +87,20 @@ class LocalEmulationPlugin {
       return ext.call(this, event, ...rest);
     };
     prototype.ext.localEmulationPatched = true;
+  }
+
+  closeInvokePortToBrowsers() {
+    const hapi = require('@hapi/hapi');
+    const prototype = Object.getPrototypeOf(hapi.server({ autoListen: false }));
+    if (prototype.route.localEmulationPatched) return;
+    const route = prototype.route;
+    prototype.route = function (routes, ...rest) {
+      const invokeRoutes = [].concat(routes).filter(isInvokeRoute);
+      for (const invoke of invokeRoutes) invoke.options = { ...invoke.options, cors: false };
+      if (invokeRoutes.length > 0) this.ext('onRequest', refuseBrowsers);
+      return route.call(this, routes, ...rest);
+    };
+    prototype.route.localEmulationPatched = true;
   }
 
   reportTakenPorts() {
@@ -126,6 +148,20 @@ class LocalEmulationPlugin {
       this.log.notice(`local-emulation: CloudFormation values left unset locally: ${names}`);
     }
   }
+}
+
+// The Lambda Invoke API's paths: /2015-03-31/functions/{functionName}/invocations and
+// /2014-11-13/functions/{functionName}/invoke-async/.
+function isInvokeRoute(route) {
+  return /^\/\d{4}-\d{2}-\d{2}\/functions\//.test(String(route.path));
+}
+
+function refuseBrowsers(request, h) {
+  if (request.headers.origin === undefined) return h.continue;
+  return h
+    .response({ message: 'The Lambda invoke port refuses requests from web pages (Origin set).' })
+    .code(403)
+    .takeover();
 }
 
 module.exports = LocalEmulationPlugin;

@@ -64,12 +64,29 @@ function toEmailOrEmpty(value) {
   return text;
 }
 
+// AWS WAF's rate-based rules count at least 10 requests per window.
+function toPerClientRateLimit(raw, restApi) {
+  const limit = toInt(raw, 'perClientRateLimit', 0, 2000000000);
+  if (limit !== 0 && limit < 10) {
+    throw new ParamError(`param perClientRateLimit must be 0 (off) or at least 10, got ${limit}`);
+  }
+  if (limit !== 0 && !restApi) {
+    throw new ParamError(
+      'param perClientRateLimit needs restApi=true: AWS WAF attaches to a REST API stage, not to' +
+        ' an HTTP API (docs/security.md: per-client limits)'
+    );
+  }
+  return limit;
+}
+
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 
 // raw: custom.params as resolved by the framework.
 function parse(raw) {
+  const restApi = toBool(raw.restApi, 'restApi');
   return {
-    restApi: toBool(raw.restApi, 'restApi'),
+    restApi,
+    perClientRateLimit: toPerClientRateLimit(raw.perClientRateLimit, restApi),
     functionUrl: toChoice(raw.functionUrl, 'functionUrl', ['off', 'iam', 'public']),
     albListenerArn: toArnOrEmpty(raw.albListenerArn, 'albListenerArn', 'ELB listener'),
     albPriority: toInt(raw.albPriority, 'albPriority', 1, 50000),

@@ -24,6 +24,15 @@
 //    already references. cfn-lint reports it (W3005), and moto's change sets reject it. Any
 //    DependsOn entry naming a resource that the same resource already Refs / GetAtts is dropped;
 //    CloudFormation derives that ordering from the reference anyway.
+// 7. Log permissions: osls grants logs:CreateLogStream, logs:CreateLogGroup and
+//    logs:TagResource on /aws/lambda/<service>-<stage>*, which also matches other stacks'
+//    functions (user-api-dev2, user-api-dev-eu). The stack creates the function's log group, so
+//    the function needs only to write streams into it: logs:CreateLogStream and
+//    logs:PutLogEvents on exactly its own group.
+// 8. perClientRateLimit=N (with restApi=true): an AWS WAF web ACL on the REST stage whose
+//    rate-based rule blocks, with a 429 problem document, a client address that sends more
+//    than N requests in 5 minutes, so one client cannot spend the stage's shared throttle.
+//    The address is the connection's, which a client cannot set (no X-Forwarded-For).
 
 const params = require('./params');
 const alarms = require('./alarms');
@@ -65,6 +74,7 @@ class StackHardeningPlugin {
       service: this.serverless.service.service,
       stage: provider.getStage(),
       functionLogicalId: provider.naming.getLambdaLogicalId(FUNCTION),
+      logGroupLogicalId: provider.naming.getLogGroupLogicalId(FUNCTION),
       retentionInDays: provider.getLogRetentionInDays(),
       timeoutSeconds: this.serverless.service.getFunction(FUNCTION).timeout ||
         this.serverless.service.provider.timeout || 6,
@@ -75,6 +85,101 @@ class StackHardeningPlugin {
     if (p.usersTable) adoptTable(template, p.usersTable);
     scopeServicePermissions(template);
     dropRedundantDependsOn(template);
+    scopeLogPermissions(context);
+    addPerClientRateLimit(context);
+  }
+}
+
+const PER_CLIENT_WINDOW_SECONDS = 300;
+
+function addPerClientRateLimit({ template, params: p, service, stage }) {
+  if (!p.perClientRateLimit) return;
+  const deployments = resourcesOfType(template, 'AWS::ApiGateway::Deployment');
+  if (deployments.length === 0) throw new Error('perClientRateLimit: no REST API stage to attach to');
+  const name = `${service}-${stage}-per-client`;
+  const visibility = (metric) => ({
+    SampledRequestsEnabled: true,
+    CloudWatchMetricsEnabled: true,
+    MetricName: metric,
+  });
+  const problem = {
+    type: 'about:blank',
+    title: 'Too Many Requests',
+    status: 429,
+    detail: `More than ${p.perClientRateLimit} requests from this address in` +
+      ` ${PER_CLIENT_WINDOW_SECONDS / 60} minutes; retry later.`,
+  };
+  template.Resources.PerClientWebAcl = {
+    Type: 'AWS::WAFv2::WebACL',
+    Metadata: {
+      checkov: {
+        skip: [
+          {
+            id: 'CKV_AWS_192',
+            comment: 'Log4j lookups: the function is Python, no Java runs behind this API;' +
+              ' the managed rule group would inspect (and bill) every request for nothing.',
+          },
+        ],
+      },
+    },
+    Properties: {
+      Name: name,
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      VisibilityConfig: visibility(name),
+      CustomResponseBodies: {
+        'too-many-requests': { ContentType: 'APPLICATION_JSON', Content: JSON.stringify(problem) },
+      },
+      Rules: [
+        {
+          Name: 'per-client-rate',
+          Priority: 0,
+          Statement: {
+            RateBasedStatement: {
+              Limit: p.perClientRateLimit,
+              AggregateKeyType: 'IP',
+              EvaluationWindowSec: PER_CLIENT_WINDOW_SECONDS,
+            },
+          },
+          Action: {
+            Block: {
+              CustomResponse: { ResponseCode: 429, CustomResponseBodyKey: 'too-many-requests' },
+            },
+          },
+          VisibilityConfig: visibility(`${name}-rate`),
+        },
+      ],
+    },
+  };
+  template.Resources.PerClientWebAclAssociation = {
+    Type: 'AWS::WAFv2::WebACLAssociation',
+    // The stage is made by the deployment (osls): it must exist before WAF can attach to it.
+    DependsOn: deployments.map(([logicalId]) => logicalId),
+    Properties: {
+      ResourceArn: {
+        'Fn::Sub': `arn:\${AWS::Partition}:apigateway:\${AWS::Region}::/restapis/\${ApiGatewayRestApi}/stages/${stage}`,
+      },
+      WebACLArn: { 'Fn::GetAtt': ['PerClientWebAcl', 'Arn'] },
+    },
+  };
+}
+
+function scopeLogPermissions({ template, logGroupLogicalId }) {
+  const role = template.Resources.IamRoleLambdaExecution;
+  if (!role || !template.Resources[logGroupLogicalId]) return;
+  for (const policy of role.Properties.Policies || []) {
+    const statements = policy.PolicyDocument.Statement;
+    const isLogs = (statement) => [].concat(statement.Action).some((a) => a.startsWith('logs:'));
+    if (!statements.some(isLogs)) continue;
+    policy.PolicyDocument.Statement = [
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        // The log group's Arn ends in ":*": the group's streams, nothing else.
+        Resource: { 'Fn::GetAtt': [logGroupLogicalId, 'Arn'] },
+      },
+      ...statements.filter((statement) => !isLogs(statement)),
+    ];
   }
 }
 

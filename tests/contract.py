@@ -19,6 +19,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from lambda_edge.header_policy import ALLOW_ANY_ORIGIN, NO_STORE, NOSNIFF
 from tests.http_types import HttpRequest, HttpResponse
 
 Channel = Callable[[HttpRequest], HttpResponse]
@@ -27,7 +28,7 @@ FORM = "application/x-www-form-urlencoded"
 HTML = "text/html; charset=utf-8"
 PROBLEM = "application/problem+json"
 JSON_UTF8 = "application/json; charset=utf-8"
-CORS = {"Access-Control-Allow-Origin": "*"}
+CORS = ALLOW_ANY_ORIGIN
 CURL_ACCEPT = ("Accept", "*/*")
 BROWSER_ACCEPT = (
     "Accept",
@@ -101,6 +102,7 @@ def multipart_post(
     *,
     boundary: str = "----contract-boundary-7MA4YWxkTrZu0gW",
     file_fields: frozenset[str] = frozenset(),
+    auth: str | None = None,
 ) -> HttpRequest:
     """A multipart/form-data body; bytes values go in raw, and ``file_fields`` are sent
     as file uploads (`curl -F name=@file`)."""
@@ -116,7 +118,11 @@ def multipart_post(
     return HttpRequest(
         "POST",
         path,
-        headers=(("Content-Type", f"multipart/form-data; boundary={boundary}"), CURL_ACCEPT),
+        headers=(
+            ("Content-Type", f"multipart/form-data; boundary={boundary}"),
+            CURL_ACCEPT,
+            *((("Authorization", auth),) if auth is not None else ()),
+        ),
         body=body,
     )
 
@@ -124,6 +130,15 @@ def multipart_post(
 def get(path: str, query: dict[str, str] | None = None, **headers: str) -> HttpRequest:
     return HttpRequest(
         "GET", path, query=tuple((query or {}).items()), headers=(CURL_ACCEPT, *headers.items())
+    )
+
+
+def delete(path: str, query: dict[str, str] | None = None, **headers: str) -> HttpRequest:
+    return HttpRequest(
+        "DELETE",
+        path,
+        query=tuple((query or {}).items()),
+        headers=(CURL_ACCEPT, *headers.items()),
     )
 
 
@@ -164,7 +179,6 @@ OTHER = basic("{user}x:other-password-1")
 WRONG = basic("{user}:wrong-pw-1")
 PROTECTED_SIGNUP = "username={user}&firstname=john&password=" + PASSWORD
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="user-api", charset="UTF-8"'}
-NO_STORE = {"Cache-Control": "no-store"}
 WRONG_CREDENTIALS = "The username or password is wrong."
 NEEDS_CREDENTIALS = (
     "This account is protected: send its username and password with HTTP Basic authentication."
@@ -210,6 +224,8 @@ SEED_SIGNUP = "username={user}&firstname=john"
 SUCCESS_201 = Expect(201, b"Success", headers={"Content-Type": HTML, **CORS})
 SUCCESS_200_CORS = Expect(200, b"Success", headers={"Content-Type": HTML, **CORS})
 TOO_BIG = 64 * 1024 + 1
+ERASED = Expect(204, b"", headers=CORS)
+PASSWORD_CHANGED = Expect(200, b"Success", headers={"Content-Type": HTML, **NO_STORE, **CORS})
 
 CASES: tuple[Case, ...] = (
     # -- the seed article's three curl commands
@@ -400,11 +416,11 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         "details: wrong method",
-        HttpRequest("DELETE", "/userDetails"),
+        HttpRequest("PUT", "/userDetails"),
         problem(
             405,
-            "Method DELETE is not allowed on /userDetails; allowed: GET, HEAD, OPTIONS, POST.",
-            headers={"Allow": "GET, HEAD, OPTIONS, POST"},
+            "Method PUT is not allowed on /userDetails; allowed: DELETE, GET, HEAD, OPTIONS, POST.",
+            headers={"Allow": "DELETE, GET, HEAD, OPTIONS, POST"},
         ),
     ),
     # -- protected accounts: a password sign-up protects its account (HTTP Basic)
@@ -613,7 +629,7 @@ CASES: tuple[Case, ...] = (
             b"",
             headers={
                 **CORS,
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
                 "Access-Control-Allow-Headers": "Authorization, Content-Type",
             },
         ),
@@ -696,6 +712,300 @@ CASES: tuple[Case, ...] = (
                 "Access-Control-Allow-Methods": "POST, OPTIONS",
                 "Access-Control-Allow-Headers": "Content-Type",
             },
+        ),
+    ),
+    # -- erasure: DELETE /userDetails, with GET's access rules
+    Case(
+        "erase: an open account is anyone's to erase",
+        delete("/userDetails", {"username": "{user}"}),
+        ERASED,
+        setup=(form_post("/userSignUp", SEED_SIGNUP), form_post("/userDetails", SEED_DETAILS)),
+    ),
+    Case(
+        "erase: details without an account",
+        delete("/userDetails", {"username": "{USER}"}),
+        ERASED,
+        setup=(form_post("/userDetails", SEED_DETAILS),),
+    ),
+    Case(
+        "erase: afterwards GET is a 404",
+        get("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        problem(404, "No user named '{user}'.", "username"),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        ),
+    ),
+    Case(
+        "erase: a second erasure is a 404",
+        delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        problem(404, "No user named '{user}'.", "username"),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        ),
+    ),
+    Case(
+        "erase: the name is free for a new sign-up",
+        form_post("/userSignUp", "username={user}&password=a-new-owner-1"),
+        SUCCESS_200_CORS,
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            form_post("/userDetails", "username={user}&lastname=king", auth=OWNER),
+            delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        ),
+    ),
+    Case(
+        "erase: an unknown name is a 404",
+        delete("/userDetails", {"username": "{user}"}),
+        problem(404, "No user named '{user}'.", "username"),
+    ),
+    Case(
+        "erase: without username",
+        delete("/userDetails"),
+        problem(400, "'username' is required.", "username"),
+    ),
+    Case(
+        "erase: a protected account needs its credentials",
+        delete("/userDetails", {"username": "{user}"}),
+        unauthorized(NEEDS_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "erase: a wrong password is a 401",
+        delete("/userDetails", {"username": "{user}"}, Authorization=WRONG),
+        unauthorized(WRONG_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "erase: another account's credentials are a 403",
+        delete("/userDetails", {"username": "{user}"}, Authorization=OTHER),
+        problem(
+            403,
+            "These credentials are for another account; they cannot read or change '{user}'.",
+            "username",
+            NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP), form_post("/userSignUp", OTHER_SIGNUP)),
+    ),
+    Case(
+        "erase: the owner erases the account",
+        delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        ERASED,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "erase: the account waits out wrong passwords first",
+        delete("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        problem(
+            429,
+            "Too many wrong passwords for this account; wait before trying again (Retry-After).",
+            headers=NO_STORE,
+        ),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            *[Refused(get("/userDetails", {"username": "{user}"}, Authorization=WRONG), 401)] * 5,
+        ),
+    ),
+    # -- password change: POST /userPassword, authorised by the current password
+    Case(
+        "password: the owner changes it",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        PASSWORD_CHANGED,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: as JSON, in another letter case",
+        HttpRequest(
+            "POST",
+            "/userPassword",
+            headers=(
+                ("Content-Type", "application/json"),
+                CURL_ACCEPT,
+                ("Authorization", basic("{USER}:" + PASSWORD)),
+            ),
+            body=b'{"username": "{USER}", "password": "a-new-password-1"}',
+        ),
+        PASSWORD_CHANGED,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: as multipart",
+        multipart_post(
+            "/userPassword", {"username": "{user}", "password": "a-new-password-1"}, auth=OWNER
+        ),
+        PASSWORD_CHANGED,
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: afterwards the old one is wrong",
+        get("/userDetails", {"username": "{user}"}, Authorization=OWNER),
+        unauthorized(WRONG_CREDENTIALS),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        ),
+    ),
+    Case(
+        "password: afterwards the new one works",
+        get("/userDetails", {"username": "{user}"}, Authorization=basic("{user}:a-new-password-1")),
+        Expect(
+            200,
+            json={"username": "{user}", "firstname": "john", "lastname": None},
+            headers={"Content-Type": JSON_UTF8, **NO_STORE, **CORS},
+        ),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        ),
+    ),
+    Case(
+        "password: a change starts the count of wrong passwords over",
+        get("/userDetails", {"username": "{user}"}, Authorization=basic("{user}:a-new-password-1")),
+        Expect(200, headers={"Content-Type": JSON_UTF8, **NO_STORE, **CORS}),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            *[Refused(get("/userDetails", {"username": "{user}"}, Authorization=WRONG), 401)] * 4,
+            form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+            *[Refused(get("/userDetails", {"username": "{user}"}, Authorization=WRONG), 401)] * 4,
+        ),
+    ),
+    Case(
+        "password: an open account has none to change",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        problem(
+            409,
+            "The account '{user}' is open: it has no password to change, and a password would"
+            " claim it.",
+            "username",
+            NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", SEED_SIGNUP),),
+    ),
+    Case(
+        "password: an unknown name is a 404",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        problem(404, "No account named '{user}'.", "username", NO_STORE),
+        setup=(form_post("/userDetails", SEED_DETAILS),),
+    ),
+    Case(
+        "password: without credentials",
+        form_post("/userPassword", "username={user}&password=a-new-password-1"),
+        unauthorized(NEEDS_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: without credentials, even for an unknown name",
+        form_post("/userPassword", "username={user}&password=a-new-password-1"),
+        unauthorized(NEEDS_CREDENTIALS),
+    ),
+    Case(
+        "password: a wrong current password is a 401",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=WRONG),
+        unauthorized(WRONG_CREDENTIALS),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: another account's credentials are a 403",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OTHER),
+        problem(
+            403,
+            "These credentials are for another account; they cannot read or change '{user}'.",
+            "username",
+            NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP), form_post("/userSignUp", OTHER_SIGNUP)),
+    ),
+    Case(
+        "password: the account waits out wrong passwords first",
+        form_post("/userPassword", "username={user}&password=a-new-password-1", auth=OWNER),
+        problem(
+            429,
+            "Too many wrong passwords for this account; wait before trying again (Retry-After).",
+            headers=NO_STORE,
+        ),
+        setup=(
+            form_post("/userSignUp", PROTECTED_SIGNUP),
+            *[Refused(get("/userDetails", {"username": "{user}"}, Authorization=WRONG), 401)] * 5,
+        ),
+    ),
+    Case(
+        "password: a cross-site form post is refused",
+        HttpRequest(
+            "POST",
+            "/userPassword",
+            headers=(
+                ("Content-Type", FORM),
+                CURL_ACCEPT,
+                ("Authorization", OWNER),
+                ("Origin", "https://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ),
+            body=b"username={user}&password=attackers-choice-1",
+        ),
+        problem(
+            403,
+            "A cross-site form post cannot change a protected account; send the request as"
+            " application/json with an Authorization header.",
+            headers=NO_STORE,
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: too short",
+        form_post("/userPassword", "username={user}&password=short", auth=OWNER),
+        problem(400, "'password' must be 8-256 characters.", "password", NO_STORE),
+    ),
+    Case(
+        "password: the new one is required",
+        form_post("/userPassword", "username={user}", auth=OWNER),
+        problem(400, "'password' is required.", "password", NO_STORE),
+    ),
+    Case(
+        "password: a browser gets HTML",
+        form_post(
+            "/userPassword",
+            "username={user}&password=a-new-password-1",
+            accept=BROWSER_ACCEPT,
+            auth=OWNER,
+        ),
+        Expect(
+            200,
+            b"<h1>Success</h1>",
+            headers={"Content-Type": HTML, "Vary": "Accept", **NO_STORE, **CORS},
+        ),
+        setup=(form_post("/userSignUp", PROTECTED_SIGNUP),),
+    ),
+    Case(
+        "password: CORS preflight allows Authorization",
+        HttpRequest(
+            "OPTIONS",
+            "/userPassword",
+            headers=(
+                ("Origin", "https://app.example.com"),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "authorization,content-type"),
+            ),
+        ),
+        Expect(
+            204,
+            b"",
+            headers={
+                **CORS,
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Max-Age": "86400",
+            },
+        ),
+    ),
+    Case(
+        "password: wrong method",
+        get("/userPassword"),
+        problem(
+            405,
+            "Method GET is not allowed on /userPassword; allowed: OPTIONS, POST.",
+            headers={"Allow": "OPTIONS, POST", **NO_STORE},
         ),
     ),
     Case(
@@ -806,4 +1116,5 @@ def check(expect: Expect, response: HttpResponse, name: str) -> None:
     for header_name in expect.absent:
         assert response.header(header_name) is None, (name, header_name, response.headers)
     # Every answer the app gives, on every path and status.
-    assert response.header("X-Content-Type-Options") == "nosniff", (name, response.headers)
+    for header_name, value in NOSNIFF.items():
+        assert response.header(header_name) == value, (name, response.headers)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from lambda_edge import EVENT_KINDS, EventKind
+from lambda_edge.api_gateway import OWN_ROUTES
 from tests.http_types import HttpRequest, HttpResponse
 
 __all__ = ["EVENT_KINDS", "EventKind"]
@@ -70,14 +71,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def own_route_path(request: HttpRequest) -> str | None:
+    """The path of the API Gateway route of its own that this request takes, if any (the
+    template's routes: tests/test_template.py)."""
+    return request.path if (request.method, request.path) in OWN_ROUTES else None
+
+
 def rest_v1_event(
     request: HttpRequest, *, base64_body: bool = False, stage: str = "prod", host: str = REST_HOST
 ) -> dict[str, Any]:
     headers = grouped(standard_headers(request, host))
     query = grouped(request.query)
     request_id = str(uuid.uuid4())
+    resource = own_route_path(request) or ("/" if request.path == "/" else "/{proxy+}")
     return {
-        "resource": "/{proxy+}",
+        "resource": resource,
         "path": request.path,
         "httpMethod": request.method,
         "headers": {k: v[-1] for k, v in headers.items()},
@@ -90,7 +98,7 @@ def rest_v1_event(
             "accountId": "123456789012",
             "apiId": host.split(".")[0],
             "resourceId": "a1b2c3",
-            "resourcePath": "/{proxy+}",
+            "resourcePath": resource,
             "httpMethod": request.method,
             "extendedRequestId": "AbCdEfGhIjKlMnO=",
             "requestTime": "24/Nov/2026:19:40:21 +0000",
@@ -177,6 +185,8 @@ def http_api_v2_event(
     host: str = HTTP_API_HOST,
 ) -> dict[str, Any]:
     route_key = "$default" if stage == "$default" else "ANY /{proxy+}"
+    if own_route_path(request):
+        route_key = f"{request.method} {request.path}"
     return v2_event(request, base64_body=base64_body, host=host, stage=stage, route_key=route_key)
 
 
@@ -360,3 +370,128 @@ def read_result(result: Any, kind: EventKind | None = None) -> HttpResponse:
     if content_type.startswith(TEXTUAL_RESPONSE_TYPES):
         assert not result["isBase64Encoded"], f"{content_type} body was base64-encoded"
     return response
+
+
+# -- events from other AWS services (not HTTP requests), in the shapes those services send
+
+ACCOUNT = "123456789012"
+
+
+def sqs_event(*, body: str = "hello") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(now_ms())},
+                "messageAttributes": {},
+                "md5OfBody": "5d41402abc4b2a76b9719d911017c592",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:user-api-queue",
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
+
+
+def s3_event(*, key: str = "uploads/report.csv") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-24T19:40:21.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": "user-api-uploads", "arn": "arn:aws:s3:::user-api-uploads"},
+                    "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef"},
+                },
+            }
+        ]
+    }
+
+
+def sns_event(*, message: str = "hello") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:ops:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:ops",
+                    "Message": message,
+                    "Timestamp": "2026-11-24T19:40:21.000Z",
+                },
+            }
+        ]
+    }
+
+
+def kinesis_event(*, data: str = "aGVsbG8=") -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "1",
+                    "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                    "data": data,
+                    "approximateArrivalTimestamp": 1545084650.987,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": "shardId-000000000006:4959033827149025660855969253836157109592",
+                "eventName": "aws:kinesis:record",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/user-api",
+            }
+        ]
+    }
+
+
+def dynamodb_stream_event() -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": "USER#sam"}, "sk": {"S": "PROFILE"}},
+                    "SequenceNumber": "4421584500000000017450439091",
+                    "SizeBytes": 26,
+                    "StreamViewType": "KEYS_ONLY",
+                },
+                "eventSourceARN": (
+                    f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/users/stream/2026-11-24T00:00:00.000"
+                ),
+            }
+        ]
+    }
+
+
+EC2_STATE_CHANGE = "EC2 Instance State-change Notification"
+
+
+def eventbridge_event(
+    *, source: str = "aws.ec2", detail_type: str = EC2_STATE_CHANGE
+) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-11-24T19:40:21Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"instance-id": "i-0123456789abcdef0", "state": "running"},
+    }

@@ -64,6 +64,7 @@ def start_offline(
     env: Mapping[str, str] | None = None,
     *,
     events: str = "httpApi",
+    lambda_port: int | None = None,
     startup_timeout: float = 60.0,
     stop_grace: float = 15.0,
 ) -> Iterator[str]:
@@ -72,7 +73,7 @@ def start_offline(
         raise ValueError(f"events must be one of {EVENT_FLAVOURS}, got {events!r}")
     http_port = port or free_port()
     ensure_free(http_port)
-    lambda_port = free_port()
+    lambda_port = lambda_port or free_port()
     while lambda_port == http_port:
         lambda_port = free_port()
     with tempfile.TemporaryDirectory(prefix="offline-") as workdir:

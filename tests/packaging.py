@@ -37,6 +37,8 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
 VARIANTS: dict[str, tuple[str, ...]] = {
     "default": (),
     "rest": ("restApi=true",),
+    # Per-client limits: AWS WAF's rate-based rule on the REST stage.
+    "waf": ("restApi=true", "perClientRateLimit=500"),
     "url-public": ("functionUrl=public",),
     "alb": (f"albListenerArn={ALB_LISTENER_ARN}",),
     # With SnapStart, which every door, the Lattice target included, must invoke by its alias.

@@ -146,3 +146,32 @@ def test_guesses_under_another_accounts_name_count_against_that_account(
     assert response.headers["Cache-Control"] == "no-store"
     # ann's own account was never guessed at.
     assert client.get("/userDetails?username=ann", headers=basic("ann:anns-password")).json
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "client"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:DB8:0:0::7", "2001:db8::7"),  # one spelling per IPv6 address
+        ("", auth.UNKNOWN_CLIENT),  # an API Gateway console test has no source address
+        ("203.0.113.9, 198.51.100.1", auth.UNKNOWN_CLIENT),  # never a list, never a name
+    ],
+)
+def test_the_client_address_is_the_edges_in_one_spelling(
+    app, remote_addr: str, client: str
+) -> None:
+    with app.test_request_context(environ_base={"REMOTE_ADDR": remote_addr}):
+        assert auth.client_address() == client
+
+
+def test_the_ceiling_ends_when_enough_wrong_passwords_age_out() -> None:
+    from app.store import Failures, StoredUser
+
+    now = 10_000.0
+    ages = [auth.CEILING_WINDOW - 10 * i for i in range(1, auth.MAX_GUESSING_CLIENTS + 2)]
+    failures = {f"192.0.2.{i}": Failures(1, now - age) for i, age in enumerate(ages)}
+    user = StoredUser("sam", None, None, True, "hash", failures=failures)
+    # One over the ceiling: the two oldest must age out; the second oldest is 20 s from it.
+    assert auth.account_wait(user, now) == 20.0
+    fewer = dict(list(failures.items())[2:])
+    assert auth.account_wait(StoredUser("sam", None, None, True, "h", failures=fewer), now) == 0

@@ -381,15 +381,17 @@ class Shown:
     message: str
 
 
-API_FIELDS = ("username", "password", "firstname", "lastname")
+API_FIELDS = ("username", "password", "firstname", "lastname", "newpassword")
+API_PATHS = {"signup": "/userSignUp", "change-password": "/userPassword"}
 
 
 def use_fetch_part(page: Page, button: str, **fields: str) -> tuple[Shown, Request]:
-    """Fill the fetch part's fields (the rest emptied), press a button (signup, save, read),
+    """Fill the fetch part's fields (the rest emptied), press a button (signup, save, read,
+    change-password, erase),
     and return what the page then shows and the request its script sent."""
     for name in API_FIELDS:
         page.fill(f"#api-{name}", fields.get(name, ""))
-    path = "/userSignUp" if button == "signup" else "/userDetails"
+    path = API_PATHS.get(button, "/userDetails")
     with page.expect_response(lambda response: urlsplit(response.url).path == path) as answer:
         page.click(f"#api-{button}")
     # A selector, not wait_for_function: the page's policy forbids the eval that needs.
@@ -527,6 +529,34 @@ def test_page_fetch_part_sends_basic_credentials(own_page: BrowserApp, api: str)
         "success", "Success (200)", f"username: {user}, first name: (none), last name: king"
     )
     assert sent.headers["authorization"] == basic(user, password)["Authorization"]
+
+
+@ON_THE_EMULATOR
+def test_page_fetch_part_changes_the_password_then_deletes_the_user(
+    own_page: BrowserApp, api: str
+) -> None:
+    page, user = own_page.page, unique_user()
+    old, new = "first-password-1", "Nëw-password-2"
+    shown, _ = use_fetch_part(page, "signup", username=user, password=old)
+    assert shown == Shown("success", "Success (200)", "Success")
+
+    shown, sent = use_fetch_part(
+        page, "change-password", username=user, password=old, newpassword=new
+    )
+    assert shown == Shown("success", "Success (200)", "Success")
+    assert sent.headers["authorization"] == basic(user, old)["Authorization"]
+    assert sent.post_data_json == {"username": user, "password": new}  # the new one only
+    shown, _ = use_fetch_part(page, "read", username=user, password=old)
+    assert shown == Shown("error", "Error 401 Unauthorized", "The username or password is wrong.")
+
+    shown, sent = use_fetch_part(page, "erase", username=user, password=old)
+    assert shown == Shown("error", "Error 401 Unauthorized", "The username or password is wrong.")
+    shown, sent = use_fetch_part(page, "erase", username=user, password=new)
+    assert shown == Shown("success", "Success (204)", "")
+    assert sent.method == "DELETE"
+    assert sent.headers["authorization"] == basic(user, new)["Authorization"]
+    shown, _ = use_fetch_part(page, "read", username=user, password=new)
+    assert shown == Shown("error", "Error 404 Not Found", f"No user named '{user}'.")
 
 
 @ON_THE_EMULATOR

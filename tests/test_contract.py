@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from lambda_edge.header_policy import STRICT_TRANSPORT_SECURITY
 from tests.channels import (
     TRANSPORT_HEADERS,
     dev_server,
@@ -44,6 +45,7 @@ from tests.stores import DynamoTable
 pytest_plugins = ["tests.conftest_dynamo"]
 
 CASE_IDS = [case.name for case in CASES]
+HSTS = "Strict-Transport-Security"
 
 
 def comparable(response: HttpResponse) -> list[tuple[str, str]]:
@@ -114,7 +116,8 @@ def dev_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_dev_server(case: Case, dev_server_url: str) -> None:
-    run_case(http_channel(dev_server_url), case)
+    response = run_case(http_channel(dev_server_url), case)
+    assert response.header(HSTS) is None  # plain HTTP: no Strict-Transport-Security
 
 
 @pytest.fixture(scope="module", params=["httpApi", "http"], ids=["offline-v2", "offline-rest"])
@@ -152,7 +155,8 @@ def test_serverless_offline(
     reason = OFFLINE_DEVIATIONS.get((case.name, flavour))
     if reason:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-    run_case(http_channel(url), case)
+    response = run_case(http_channel(url), case)
+    assert response.header(HSTS) is None  # plain HTTP: no Strict-Transport-Security
 
 
 # What serverless-offline's server (hapi) adds to the app's answer, found by comparing with the
@@ -238,4 +242,6 @@ def test_real_lambda_runtime(case: Case, kind: EventKind, lambda_runtime: Lambda
     channel = lambda_channel(
         lambda event: lambda_runtime.invoke(event, check=True), kind, base64_body=None
     )
-    run_case(channel, case)
+    response = run_case(channel, case)
+    # A Lambda runtime: in AWS every channel is HTTPS, so every answer carries HSTS.
+    assert response.header(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]

@@ -20,8 +20,8 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 
 from app import auth, create_app
+from app.config import ConfigurationError
 from app.passwords import hash_password, verify_password
-from app.store import ConfigurationError
 from app.store.dynamodb import MAX_CALLS_PER_REQUEST, ClientSettings, DynamoUserStore, shared_client
 from tests import dynamo_server
 from tests.stores import DynamoTable, app_config, basic_auth
@@ -90,7 +90,7 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == {"Fn::GetAtt": ["UsersTable", "Arn"]}
 
-    # Every path through the app (both sign-up outcomes, details, lookups), recorded.
+    # Every path through the app (both sign-up outcomes, details, lookups, erasure), recorded.
     app = dynamo_app(dynamo_table, tmp_path)
     store = app.extensions["user_store"]
     assert isinstance(store, DynamoUserStore)
@@ -104,6 +104,7 @@ def test_function_gets_the_table_name_and_exactly_the_actions_the_code_uses(
         client.post("/userDetails", data="username=sam&lastname=queen", headers=owner)
         client.get("/userDetails?username=sam")
         client.get("/userDetails?username=nobody")
+        client.delete("/userDetails?username=sam", headers=owner)
     assert {"dynamodb:" + name for name in operations} == set(statement["Action"])
 
 
@@ -413,9 +414,8 @@ def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
     client = app.test_client()
     form = "username=pat&password=long-enough-1"
     assert client.post("/userSignUp", data=form, headers=FORM).status_code == 200
-    stored = store.get_user("pat").password_hash
     for _ in range(5):  # the free failures, long enough ago that the wait is over
-        store.record_failed_login("pat", stored, time.time() - 3600)
+        store.record_failed_login(store.get_user("pat"), "127.0.0.1", time.time() - 3600)
     owner = {**FORM, **basic_auth("pat", "long-enough-1")}
     with dynamodb_operations(store) as operations:
         response = client.post("/userDetails", data="username=pat&lastname=king", headers=owner)
@@ -423,4 +423,4 @@ def test_a_guarded_owner_write_is_three_requests_and_clears_the_count(
     # Read, claim the attempt, write the details (which clears the count): no fourth call.
     assert operations == ["GetItem", "UpdateItem", "UpdateItem"]
     assert len(operations) <= MAX_CALLS_PER_REQUEST
-    assert store.get_user("pat").failed_logins == 0
+    assert store.get_user("pat").failures == {}

@@ -4,6 +4,7 @@ cookies, status descriptions, client addresses, logs (the edge's rules: test_lam
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +13,30 @@ from flask import Flask, make_response, request, url_for
 
 import handler
 from app import create_app
-from app.store import ConfigurationError
-from lambda_edge import EVENT_KINDS, EventKind
+from app.config import ConfigurationError
+from app.response_headers import header_policy
+from lambda_edge import EVENT_KINDS, EventFromAnotherService, EventKind
+from lambda_edge.header_policy import NOSNIFF, STRICT_TRANSPORT_SECURITY
 from tests.channels import LambdaContext
 from tests.events import (
+    EC2_STATE_CHANGE,
     HTTP_API_HOST,
     build_event,
+    dynamodb_stream_event,
+    eventbridge_event,
     http_api_v2_event,
+    kinesis_event,
     read_result,
     rest_v1_event,
+    s3_event,
+    sns_event,
+    sqs_event,
 )
 from tests.http_types import HttpRequest
+
+
+def get(path: str) -> HttpRequest:
+    return HttpRequest("GET", path)
 
 
 def answer(event: Any, kind: EventKind | None = None) -> dict[str, Any]:
@@ -35,7 +49,7 @@ def answer(event: Any, kind: EventKind | None = None) -> dict[str, Any]:
 def problem_of(result: dict[str, Any]) -> dict[str, Any]:
     response = read_result(result)
     assert response.header("Content-Type") == "application/problem+json"
-    assert response.header("X-Content-Type-Options") == "nosniff"
+    assert response.header("X-Content-Type-Options") == NOSNIFF["X-Content-Type-Options"]
     assert result["isBase64Encoded"] is False
     return response.json()
 
@@ -99,9 +113,7 @@ def test_rest_event_without_headers_is_a_request_with_no_headers(event: dict[str
 
 NOT_HTTP = {
     "empty object": {},
-    "SQS batch": {"Records": [{"eventSource": "aws:sqs", "body": "hello"}]},
-    "S3 notification": {"Records": [{"eventSource": "aws:s3", "s3": {}}]},
-    "EventBridge, not scheduled": {"source": "aws.ec2", "detail-type": "EC2 State Change"},
+    "records of no known source": {"Records": [{"body": "hello"}]},
     "list": [1, 2],
     "string": "garbage",
     "null": None,
@@ -118,6 +130,39 @@ def test_non_http_event_is_a_logged_400(event: Any, capsys: pytest.CaptureFixtur
     log = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert log["message"] == "rejected event"
     assert log["requestId"] == context.aws_request_id
+
+
+OTHER_SERVICES = {
+    "SQS": (sqs_event(), "1 record(s) from aws:sqs"),
+    "S3": (s3_event(), "1 record(s) from aws:s3"),
+    "SNS": (sns_event(), "1 record(s) from aws:sns"),
+    "Kinesis": (kinesis_event(), "1 record(s) from aws:kinesis"),
+    "DynamoDB stream": (dynamodb_stream_event(), "1 record(s) from aws:dynamodb"),
+    "EventBridge": (
+        eventbridge_event(),
+        f"an EventBridge event (source 'aws.ec2', detail-type '{EC2_STATE_CHANGE}')",
+    ),
+    "EventBridge, a schedule of another source": (
+        eventbridge_event(source="aws.scheduler", detail_type="Scheduled Event"),
+        "an EventBridge event (source 'aws.scheduler', detail-type 'Scheduled Event')",
+    ),
+}
+
+
+@pytest.mark.parametrize(("event", "arrived"), OTHER_SERVICES.values(), ids=OTHER_SERVICES.keys())
+def test_an_event_from_another_service_fails_the_invocation_naming_it(
+    event: dict[str, Any], arrived: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(EventFromAnotherService) as raised:
+        handler.handler(event, LambdaContext())
+    assert f"invoked with {arrived}:" in str(raised.value)
+    # Logged once, by the runtime that catches it; nothing of the app's own.
+    assert capsys.readouterr().out == ""
+
+
+def test_the_scheduled_warm_up_still_gets_its_204() -> None:
+    ping = eventbridge_event(source="aws.events", detail_type="Scheduled Event")
+    assert handler.handler(ping, LambdaContext())["statusCode"] == 204
 
 
 def test_null_authorizer_and_null_base64_body_are_served() -> None:
@@ -404,3 +449,141 @@ def test_a_number_in_the_environment_is_the_setting(
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     long_form = "username=sam&lastname=" + "k" * 300
     assert app.test_client().post("/userDetails", data=long_form, headers=form).status_code == 413
+
+
+# -- sign-up only through its own (throttled) route, whatever the path's spelling
+
+SIGN_UP_SPELLINGS = [
+    "//userSignUp",
+    "/user%53ignUp",
+    "/%75serSignUp",
+    "/%2FuserSignUp",
+    "/./userSignUp",
+]
+
+
+def sign_up(path: str, username: str) -> HttpRequest:
+    body = f"username={username}&firstname=john".encode()
+    return HttpRequest(
+        "POST", path, headers=(("Content-Type", "application/x-www-form-urlencoded"),), body=body
+    )
+
+
+@pytest.mark.parametrize("spelling", SIGN_UP_SPELLINGS)
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_another_spelling_of_the_sign_up_path_is_refused_and_signs_no_one_up(
+    kind: EventKind, spelling: str
+) -> None:
+    username = "u" + uuid.uuid4().hex[:12]
+    event = build_event(kind, sign_up(spelling, username), base64_body=False)
+    result = answer(event, kind)
+    assert result["statusCode"] == 400
+    detail = problem_of(result)["detail"]
+    assert repr(spelling) in detail and "'/userSignUp'" in detail
+    # Nothing was written: the name is still free on the route of its own.
+    event = build_event(kind, sign_up("/userSignUp", username), base64_body=False)
+    assert answer(event, kind)["statusCode"] == 200
+
+
+def through_the_catch_all(kind: EventKind, username: str) -> dict[str, Any]:
+    """The event API Gateway would build had it decoded the spelling before routing on the
+    raw one: the canonical path, but the catch-all route."""
+    event = build_event(kind, sign_up("/userSignUp", username), base64_body=False)
+    if kind == "rest_v1":
+        event["resource"] = event["requestContext"]["resourcePath"] = "/{proxy+}"
+    else:
+        event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    return event
+
+
+@pytest.mark.parametrize("kind", ["rest_v1", "http_api_v2"])
+def test_sign_up_through_the_catch_all_route_is_refused(kind: EventKind) -> None:
+    result = answer(through_the_catch_all(kind, "u" + uuid.uuid4().hex[:12]), kind)
+    assert result["statusCode"] == 400
+    assert problem_of(result)["detail"].startswith("POST /userSignUp came through the catch-all")
+
+
+def test_a_function_url_has_no_routes_to_come_through() -> None:
+    event = through_the_catch_all("function_url", "u" + uuid.uuid4().hex[:12])
+    assert answer(event, "function_url")["statusCode"] == 200
+
+
+@pytest.mark.parametrize("path", ["/users/%C3%A9", "/a%25b", "/userSignUp/"])
+def test_escapes_that_are_not_another_spelling_reach_the_app(path: str) -> None:
+    result = answer(build_event("http_api_v2", get(path), base64_body=False), "http_api_v2")
+    assert result["statusCode"] == 404
+
+
+@pytest.mark.parametrize("stray", [{"x-note": ["a"]}, {}, None])
+@pytest.mark.parametrize("kind", ["http_api_v2", "function_url"])
+def test_a_v2_event_with_a_stray_multi_value_headers_key_keeps_its_headers(
+    kind: EventKind, stray: Any
+) -> None:
+    event = build_event(kind, SEED_GET, base64_body=False) | {"multiValueHeaders": stray}
+    result = answer(event, kind)
+    assert "multiValueHeaders" not in result
+    assert result["statusCode"] == 404
+    assert problem_of(result)["detail"] == "No user named 'nobody'."
+    assert result["headers"]["Content-Type"] == "application/problem+json"
+
+
+# -- Strict-Transport-Security: in a Lambda runtime (every channel in AWS is HTTPS) only
+
+HSTS = "Strict-Transport-Security"
+
+
+@pytest.mark.parametrize(
+    ("environ", "https_only"),
+    [
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, True),
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "IS_OFFLINE": "true"}, True),
+        ({"IS_OFFLINE": "true"}, False),  # make run: serverless-offline's plain HTTP
+        ({"IS_LOCAL": "true"}, False),
+        ({}, False),  # the dev server, the tests
+    ],
+)
+def test_https_only_follows_the_runtime(
+    environ: dict[str, str], https_only: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_LAMBDA_RUNTIME_API", "IS_OFFLINE", "IS_LOCAL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+    assert app.config["HTTPS_ONLY"] is https_only
+    response = app.test_client().get("/")
+    assert (response.headers.get(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]) is https_only
+
+
+@pytest.fixture
+def in_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """handler.py as a Lambda runtime in AWS builds it: its app and its own answers."""
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3"), "HTTPS_ONLY": True})
+    monkeypatch.setattr(handler, "app", app)
+    monkeypatch.setattr(handler, "EDGE_ANSWER_HEADERS", header_policy(app).edge_answer())
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_hsts_on_every_answer_in_aws_the_apps_and_the_edges(kind: EventKind, in_aws: None) -> None:
+    served = read_result(answer(build_event(kind, SEED_GET, base64_body=False), kind), kind)
+    assert served.status == 404 and served.header(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]
+    refused_event = build_event(kind, HttpRequest("GET", "//userDetails"), base64_body=False)
+    refused = read_result(answer(refused_event, kind), kind)
+    assert refused.status == 400 and refused.header(HSTS) == STRICT_TRANSPORT_SECURITY[HSTS]
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_no_hsts_outside_a_lambda_runtime(kind: EventKind) -> None:
+    served = read_result(answer(build_event(kind, SEED_GET, base64_body=False), kind), kind)
+    refused_event = build_event(kind, HttpRequest("GET", "//userDetails"), base64_body=False)
+    refused = read_result(answer(refused_event, kind), kind)
+    assert served.header(HSTS) is None and refused.header(HSTS) is None
+
+
+def test_a_named_stage_without_a_host_header_is_served_on_the_domain_it_came_to() -> None:
+    event = http_api_v2_event(SEED_GET, stage="dev")
+    event["headers"] = {k: v for k, v in event["headers"].items() if k != "host"}
+    assert event["rawPath"] == "/dev/userDetails"
+    result = answer(event, "http_api_v2")
+    assert result["statusCode"] == 404
+    assert problem_of(result)["detail"] == "No user named 'nobody'."  # the app's, not the path's

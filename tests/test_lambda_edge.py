@@ -22,6 +22,9 @@ from lambda_edge import (
     is_warmup,
     plain_result,
 )
+from lambda_edge.events import other_service
+from lambda_edge.fields import canonical_spelling
+from lambda_edge.header_policy import AppAnswer, HeaderPolicy, vary_of
 from tests.events import (
     ALB_HOST,
     assert_real_shape,
@@ -30,6 +33,8 @@ from tests.events import (
     lattice_v2_event,
     read_result,
     rest_v1_event,
+    sns_event,
+    sqs_event,
 )
 from tests.http_types import HttpRequest
 
@@ -74,7 +79,7 @@ def test_lattice_v2_with_string_values_is_still_lattice_v2() -> None:
 
 NOT_HTTP: dict[str, tuple[Any, str]] = {
     "empty object": ({}, "Not an HTTP event"),
-    "SQS batch": ({"Records": [{"eventSource": "aws:sqs"}]}, "Not an HTTP event"),
+    "records of no source": ({"Records": [{"body": "x"}]}, "Not an HTTP event"),
     "list": ([1, 2], "Expected an HTTP event object, got list."),
     "null": (None, "Expected an HTTP event object, got NoneType."),
 }
@@ -85,6 +90,26 @@ def test_events_of_no_http_kind_are_refused(event: Any, detail: str) -> None:
     with pytest.raises(RejectedEvent) as refused:
         classify(event)
     assert refused.value.detail.startswith(detail)
+
+
+OTHER_SERVICES: dict[str, tuple[Any, str | None]] = {
+    "SQS": (sqs_event(), "1 record(s) from aws:sqs"),
+    "SNS (EventSource)": (sns_event(), "1 record(s) from aws:sns"),
+    "CloudWatch Logs": ({"awslogs": {"data": "H4sI"}}, "a CloudWatch Logs subscription event"),
+    "CloudFormation": (
+        {"RequestType": "Create", "ResponseURL": "https://x.invalid/", "StackId": "s"},
+        "a CloudFormation custom resource request",
+    ),
+    "HTTP API event": (event_of("http_api_v2"), None),
+    "empty Records": ({"Records": []}, None),
+    "records of no source": ({"Records": [{"body": "x"}]}, None),
+    "not an object": ([1], None),
+}
+
+
+@pytest.mark.parametrize(("event", "arrived"), OTHER_SERVICES.values(), ids=OTHER_SERVICES.keys())
+def test_other_service_names_what_arrived(event: Any, arrived: str | None) -> None:
+    assert other_service(event) == arrived
 
 
 WARMUPS: dict[str, tuple[Any, bool]] = {
@@ -496,18 +521,68 @@ def test_status_description_for_every_code(kind: EventKind, code: int, descripti
     assert result["statusDescription"] == description
 
 
+@pytest.mark.parametrize("https_only", [True, False], ids=["in-aws", "local"])
 @pytest.mark.parametrize("kind", EVENT_KINDS)
-def test_a_problem_built_without_the_app_has_the_channel_shape(kind: EventKind) -> None:
+def test_a_problem_built_without_the_app_has_the_channel_shape(
+    kind: EventKind, https_only: bool
+) -> None:
     body = '{"status": 400}'
+    headers = HeaderPolicy(https_only=https_only).edge_answer()
     response = read_result(
-        KINDS[kind].respond(plain_result(400, "application/problem+json", body)), kind
+        KINDS[kind].respond(plain_result(400, "application/problem+json", body, headers)), kind
     )
     assert response.status == 400 and response.body == body.encode()
     assert response.header("Content-Type") == "application/problem+json"
-    assert response.header("X-Content-Type-Options") == "nosniff"
-    # What openapi.yaml promises on every 400 of the API's paths, the edge's included.
-    assert response.header("Access-Control-Allow-Origin") == "*"
-    assert response.header("Cache-Control") == "no-store"
+    for name, value in headers.items():
+        assert response.header(name) == value, name
+
+
+# -- the header policy (lambda_edge/header_policy.py) ------------------------------------
+
+IN_AWS, LOCAL = HeaderPolicy(https_only=True), HeaderPolicy(https_only=False)
+HSTS = "Strict-Transport-Security"
+
+
+def app_answer(method: str, path: str, status: int, routed: bool = True) -> AppAnswer:
+    return AppAnswer(method=method, path=path, status=status, routed=routed)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        app_answer("GET", "/", 200),
+        app_answer("POST", "/userSignUp", 400),
+        app_answer("GET", "/nowhere", 404, routed=False),
+        app_answer("OPTIONS", "/userDetails", 204),
+    ],
+)
+def test_hsts_and_nosniff_on_every_answer_in_aws_and_no_hsts_locally(answer: AppAnswer) -> None:
+    assert IN_AWS.app_answer(answer)[HSTS] == "max-age=31536000"
+    assert IN_AWS.app_answer(answer)["X-Content-Type-Options"] == "nosniff"
+    assert HSTS not in LOCAL.app_answer(answer)
+    assert LOCAL.app_answer(answer)["X-Content-Type-Options"] == "nosniff"
+    assert IN_AWS.edge_answer()[HSTS] == "max-age=31536000" and HSTS not in LOCAL.edge_answer()
+
+
+@pytest.mark.parametrize(
+    ("answer", "cors", "no_store", "vary"),
+    [
+        (app_answer("POST", "/userSignUp", 200), True, False, {"Accept"}),
+        (app_answer("POST", "/userDetails", 400), True, False, set()),
+        (app_answer("GET", "/userDetails", 200), True, True, set()),
+        (app_answer("HEAD", "/userDetails", 200), True, True, set()),
+        (app_answer("POST", "/userDetails", 401), True, True, set()),
+        (app_answer("GET", "/openapi.json", 200), True, False, set()),
+        (app_answer("GET", "/", 200), False, False, set()),
+        (app_answer("POST", "/", 429), False, True, set()),
+        (app_answer("POST", "/nowhere", 201, routed=False), False, False, set()),
+    ],
+)
+def test_app_answer_headers(answer: AppAnswer, cors: bool, no_store: bool, vary: set[str]) -> None:
+    headers = LOCAL.app_answer(answer)
+    assert (headers.get("Access-Control-Allow-Origin") == "*") is cors
+    assert (headers.get("Cache-Control") == "no-store") is no_store
+    assert vary_of(answer) == vary
 
 
 def test_base64_answers_pass_through() -> None:
@@ -521,3 +596,23 @@ def test_base64_answers_pass_through() -> None:
         }
     )
     assert read_result(result, "lattice_v2").body == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        ("/userSignUp", "/userSignUp"),
+        ("//userSignUp", "/userSignUp"),
+        ("/user%53ignUp", "/userSignUp"),
+        ("/%75serSignUp", "/userSignUp"),
+        ("/%2fuserSignUp", "/userSignUp"),
+        ("/a/./b/../userSignUp", "/a/userSignUp"),
+        ("/%2e%2e/userSignUp", "/userSignUp"),
+        ("/users/%C3%A9", "/users/%C3%A9"),  # an escape of what is not another spelling stays
+        ("/a%25b", "/a%25b"),
+        ("/userSignUp/", "/userSignUp/"),
+        ("/", "/"),
+    ],
+)
+def test_canonical_spelling(path: str, canonical: str) -> None:
+    assert canonical_spelling(path) == canonical

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.events import http_api_v2_event
+from tests.events import http_api_v2_event, sqs_event
 from tests.http_types import HttpRequest
 from tests.lambda_runtime import running_lambda
 from tests.offline_server import ROOT
@@ -98,3 +98,24 @@ def test_every_app_log_line_is_json_with_the_request_id(dynamo_table: DynamoTabl
     assert by_message["rejected event"][0]["level"] == "WARNING"
     for secret in (PASSWORD, SECRET_QUERY[1], BEARER, "authorization-secret"):
         assert secret not in logs
+
+
+def test_an_event_from_another_service_fails_the_invocation_logged_once(
+    dynamo_table: DynamoTable,
+) -> None:
+    env = {
+        "USERS_TABLE": dynamo_table.name,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamo_table.endpoint_url,
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+    }
+    with running_lambda("handler.handler", env=env, cwd=ROOT) as fn:
+        result = fn.invoke(sqs_event(body="order 17"))
+        logs = logs_after(fn, 1)
+    # The invocation failed (SQS would retry or dead-letter the message), naming what arrived.
+    assert result["errorType"] == "EventFromAnotherService", result
+    assert "invoked with 1 record(s) from aws:sqs" in result["errorMessage"]
+    mentions = [line for line in app_lines(logs) if "record(s) from aws:sqs" in line]
+    assert len(mentions) == 1, logs  # logged once, by the runtime
+    assert json.loads(mentions[0])["requestId"] in logs
+    assert "order 17" not in logs  # the message itself is not logged

@@ -582,6 +582,6 @@ def test_in_lambda_the_runtimes_request_id_stands(capsys: pytest.CaptureFixture[
 def test_which_processes_count_as_serverless_offline(
     environ: dict[str, str], expected: bool
 ) -> None:
-    import handler
+    from app.runtime import Runtime, current_runtime
 
-    assert handler.under_serverless_offline(environ) is expected
+    assert (current_runtime(environ) is Runtime.SERVERLESS_OFFLINE) is expected

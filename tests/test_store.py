@@ -19,7 +19,13 @@ from werkzeug.security import generate_password_hash
 
 from app import auth, create_app
 from app.passwords import verify_password
-from app.store import AccountChanged, StoredUser, UsernameTaken, UserStore
+from app.store import (
+    FORGET_FAILURES_AFTER,
+    AccountChanged,
+    StoredUser,
+    UsernameTaken,
+    UserStore,
+)
 from tests.stores import BACKENDS, DynamoTable, app_config, basic_auth, open_backend
 
 pytest_plugins = ["tests.conftest_dynamo"]
@@ -117,6 +123,43 @@ def test_a_claim_between_check_and_write_makes_the_open_write_fail(store: UserSt
     assert store.get_user("eve") == StoredUser("eve", None, None, has_account=True)
 
 
+def test_erasure_is_conditional_on_the_hash_and_leaves_nothing(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", "john")
+    store.put_details("sam", None, "king", expected_hash="hash-1")
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash=None)  # an open-account erasure, claimed since
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash="hash-0")  # the password changed since
+    assert store.get_user("sam") == StoredUser("sam", "john", "king", has_account=True)
+    store.erase_user("SAM", expected_hash="hash-1")
+    assert store.get_user("sam") is None
+    with pytest.raises(AccountChanged):
+        store.erase_user("sam", expected_hash="hash-1")  # nothing left to erase
+    store.create_account("Sam", None, None)  # the name is free again, with no trace
+    assert store.get_user("sam") == StoredUser("Sam", None, None, has_account=True)
+    store.erase_user("sam", expected_hash=None)
+    store.put_details("pat", "p", "q", expected_hash=None)
+    store.erase_user("pat", expected_hash=None)
+    assert store.get_user("pat") is None
+
+
+def test_a_password_change_is_conditional_on_the_hash_and_starts_the_count_over(
+    store: UserStore,
+) -> None:
+    store.create_account("sam", "hash-1", None)
+    fail(store, "sam", LOCAL, time.time())
+    with pytest.raises(AccountChanged):
+        store.change_password_hash("sam", "hash-0", "hash-x")  # another change won
+    user = store.get_user("sam")
+    assert user is not None and (user.password_hash, len(user.failures)) == ("hash-1", 1)
+    store.change_password_hash("SAM", "hash-1", "hash-2")
+    user = store.get_user("sam")
+    assert user is not None and (user.password_hash, user.failures) == ("hash-2", {})
+    with pytest.raises(AccountChanged):
+        store.change_password_hash("nobody", "hash-1", "hash-2")
+    assert store.get_user("nobody") is None  # no item made up by a refused change
+
+
 def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
     store.create_account("sam", "hash-1", None)
     store.replace_password_hash("sam", "hash-0", "hash-x")  # stale: ignored
@@ -126,34 +169,76 @@ def test_the_hash_is_replaced_only_if_unchanged(store: UserStore) -> None:
     assert user is not None and user.password_hash == "hash-2"
 
 
-def test_failed_logins_count_under_the_hash_and_clear(store: UserStore) -> None:
+LOCAL = "127.0.0.1"  # the Flask test client's address
+ELSEWHERE = "2001:db8::7"
+
+
+def fail(store: UserStore, username: str, client: str, at: float) -> None:
+    """A wrong password from ``client``, recorded as app/auth.py does: on the user as read."""
+    user = store.get_user(username)
+    assert user is not None
+    store.record_failed_login(user, client, at)
+
+
+def failures(store: UserStore, username: str) -> dict[str, tuple[int, float | None]]:
+    user = store.get_user(username)
+    assert user is not None
+    return {client: (f.count, f.at) for client, f in user.failures.items()}
+
+
+def test_failed_logins_count_per_client_under_the_hash_and_clear(store: UserStore) -> None:
+    now = time.time()
     store.create_account("sam", "hash-1", None)
-    store.record_failed_login("sam", "hash-1", 1.0)
-    store.record_failed_login("SAM", "hash-1", 2.5)
-    store.record_failed_login("sam", "hash-0", 3.0)  # a guess at a password no longer there
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (2, 2.5)
-    store.clear_failed_logins("sam", "hash-0")  # stale: ignored
-    assert store.get_user("sam").failed_logins == 2  # type: ignore[union-attr]
-    store.clear_failed_logins("sam", "hash-1")
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
-    store.record_failed_login("sam", "hash-1", 1.0)
-    store.replace_password_hash("sam", "hash-1", "hash-2")  # after a right password
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+    fail(store, "sam", LOCAL, now - 2)
+    fail(store, "SAM", LOCAL, now - 1)
+    fail(store, "sam", ELSEWHERE, now)
+    assert failures(store, "sam") == {LOCAL: (2, now - 1), ELSEWHERE: (1, now)}
+    stale = store.get_user("sam")
+    store.change_password_hash("sam", "hash-1", "hash-2")
+    assert stale is not None
+    store.record_failed_login(stale, LOCAL, now)  # a guess at a password no longer there
+    assert failures(store, "sam") == {}  # every client starts over under the new password
+    fail(store, "sam", LOCAL, now)
+    fail(store, "sam", ELSEWHERE, now)
+    store.clear_failed_logins("sam", "hash-0", LOCAL)  # stale: ignored
+    assert failures(store, "sam") == {LOCAL: (1, now), ELSEWHERE: (1, now)}
+    store.clear_failed_logins("sam", "hash-2", LOCAL)  # a right password from LOCAL
+    assert failures(store, "sam") == {ELSEWHERE: (1, now)}
+    store.put_details("sam", None, "king", expected_hash="hash-2", client=ELSEWHERE)
+    assert failures(store, "sam") == {}
+
+
+def test_a_clients_failures_are_forgotten_a_day_after_its_last(store: UserStore) -> None:
+    now = time.time()
+    store.create_account("sam", "hash-1", None)
+    long_ago = now - FORGET_FAILURES_AFTER - 1
+    fail(store, "sam", LOCAL, long_ago)
+    fail(store, "sam", ELSEWHERE, long_ago)
+    assert failures(store, "sam") == {}
+    fail(store, "sam", LOCAL, now)  # starts over, and the expired record is deleted
+    assert failures(store, "sam") == {LOCAL: (1, now)}
 
 
 def test_an_attempt_is_claimed_once_for_the_count_it_saw(store: UserStore) -> None:
+    now = time.time()
     store.create_account("sam", "hash-1", None)
-    assert store.claim_login_attempt("sam", "hash-1", 0, 5.0)
-    assert not store.claim_login_attempt("SAM", "hash-1", 0, 6.0)  # another got there first
-    assert not store.claim_login_attempt("sam", "hash-0", 1, 6.0)  # the hash changed
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (1, 5.0)
-    store.put_details("sam", None, "king", expected_hash="hash-1")  # authorised: clears
-    user = store.get_user("sam")
-    assert user is not None and (user.failed_logins, user.failed_at) == (0, None)
+    fail(store, "sam", LOCAL, now - 10)
+    seen = store.get_user("sam")
+    assert seen is not None
+    assert store.claim_login_attempt(seen, LOCAL, now)
+    assert not store.claim_login_attempt(seen, LOCAL, now + 1)  # another got there first
+    assert failures(store, "sam") == {LOCAL: (2, now)}
+    store.change_password_hash("sam", "hash-1", "hash-2")
+    assert not store.claim_login_attempt(seen, ELSEWHERE, now)  # the hash changed
+    assert failures(store, "sam") == {}
+
+
+def test_erasure_leaves_no_failure_records(store: UserStore) -> None:
+    store.create_account("sam", "hash-1", None)
+    fail(store, "sam", ELSEWHERE, time.time())
+    store.erase_user("sam", expected_hash="hash-1")
+    store.create_account("sam", "hash-1", None)  # the same hash, even: nothing comes back
+    assert failures(store, "sam") == {}
 
 
 def in_a_fresh_process() -> multiprocessing.context.BaseContext:
@@ -210,7 +295,7 @@ def test_concurrent_wrong_passwords_all_count(
     checked = statuses.count(401)
     assert checked >= auth.FREE_FAILURES and statuses == [401] * checked + [429] * (8 - checked)
     user = open_backend(backend, tmp_path, table).get_user("sam")
-    assert user is not None and user.failed_logins == checked
+    assert user is not None and user.failures_from(LOCAL).count == checked
     right = basic_auth("sam", "the-password-1")
     assert client.get("/userDetails?username=sam", headers=right).status_code == 429
 
@@ -227,10 +312,10 @@ def test_once_guarded_concurrent_guesses_get_one_hash_between_them(
     user = store.get_user("sam")
     assert user is not None and user.password_hash is not None
     for _ in range(auth.FREE_FAILURES):  # long enough ago that the wait is over
-        store.record_failed_login("sam", user.password_hash, time.time() - 3600)
+        fail(store, "sam", LOCAL, time.time() - 3600)
     assert guesses_together(config, 8) == [401] + [429] * 7
     after = store.get_user("sam")
-    assert after is not None and after.failed_logins == auth.FREE_FAILURES + 1
+    assert after is not None and after.failures_from(LOCAL).count == auth.FREE_FAILURES + 1
 
 
 def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: Path) -> None:
@@ -245,10 +330,10 @@ def test_an_older_sqlite_file_gets_the_new_columns_and_keeps_its_rows(tmp_path: 
     old.close()
     store = open_backend("sqlite", tmp_path)
     user = store.get_user("sam")
-    assert user is not None and (user.username, user.lastname, user.failed_logins) == (
+    assert user is not None and (user.username, user.lastname, user.failures) == (
         "Sam",
         "king",
-        0,
+        {},
     )
 
 
@@ -288,6 +373,95 @@ def test_sixteen_processes_race_for_one_name_in_sixteen_spellings(
         worker.join(timeout=60)
     statuses = sorted(status for status, _ in outcomes)
     assert statuses == [200] + [409] * 15, outcomes
+
+
+def change_at_once(config: dict[str, Any], new_password: str, barrier, results) -> None:
+    client = create_app(config).test_client()
+    headers = {**FORM, **basic_auth("sam", "the-password-1")}
+    barrier.wait()
+    form = f"username=sam&password={new_password}"
+    response = client.post("/userPassword", data=form, headers=headers)
+    results.put((response.status_code, new_password))
+
+
+@pytest.mark.slow
+def test_of_concurrent_password_changes_exactly_one_wins(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """Eight changes at once, each authorised by the same current password: the store's
+    conditional write lets one through. The others find the hash changed (409), or read
+    the account after the change and find the old password wrong (401)."""
+    config = app_config(backend, tmp_path, table)
+    signed_up_sam(config)
+    context = multiprocessing.get_context("fork")
+    count = 8
+    barrier, results = context.Barrier(count), context.Queue()
+    workers = [
+        context.Process(target=change_at_once, args=(config, f"new-password-{i}", barrier, results))
+        for i in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    winners = [password for status, password in outcomes if status == 200]
+    assert len(winners) == 1, outcomes
+    assert {status for status, _ in outcomes} <= {200, 401, 409}, outcomes
+    stored = stored_hash(backend, tmp_path, table)
+    assert verify_password(stored, winners[0])
+    assert not verify_password(stored, "the-password-1")
+
+
+def erase_or_claim_at_once(config: dict[str, Any], action: str, barrier, results) -> None:
+    client = create_app(config).test_client()
+    barrier.wait()
+    if action == "erase":
+        response = client.delete("/userDetails?username=sam")
+    else:
+        form = f"username=sam&password=claim-{action}"
+        response = client.post("/userSignUp", data=form, headers=FORM)
+    results.put((action, response.status_code))
+
+
+@pytest.mark.slow
+def test_erasures_racing_claims_never_leave_a_half_erased_account(
+    backend: str, tmp_path: Path, table: DynamoTable | None
+) -> None:
+    """An open account with details; four erasures (no credentials) and four password
+    sign-ups (claims) at once. At most one claim wins (an erasure cannot take a claimed
+    account without its password), and what is left is nothing, or the claimed account
+    with none of the earlier details, never a mix."""
+    config = app_config(backend, tmp_path, table)
+    client = create_app(config).test_client()
+    assert client.post("/userSignUp", data="username=sam", headers=FORM).status_code == 200
+    details = "username=sam&firstname=old&lastname=details"
+    assert client.post("/userDetails", data=details, headers=FORM).status_code == 201
+    actions = ["erase"] * 4 + [f"password-{i}" for i in range(4)]
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(len(actions)), context.Queue()
+    workers = [
+        context.Process(target=erase_or_claim_at_once, args=(config, action, barrier, results))
+        for action in actions
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    erasures = [status for action, status in outcomes if action == "erase"]
+    claims = [action for action, status in outcomes if action != "erase" and status == 200]
+    # 409: a claim landed between the erasure's read and its delete; the client retries.
+    assert set(erasures) <= {204, 404, 401, 409}, outcomes
+    assert {s for a, s in outcomes if a != "erase"} <= {200, 409}, outcomes
+    assert len(claims) <= 1, outcomes
+    left = open_backend(backend, tmp_path, table).get_user("sam")
+    if not claims:
+        assert left is None and 204 in erasures, outcomes
+        return
+    assert left is not None and left.password_hash is not None, outcomes
+    assert verify_password(left.password_hash, "claim-" + claims[0])
+    assert (left.firstname, left.lastname) == (None, None), outcomes
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lambda_edge.api_gateway import CATCH_ALL_ROUTES, OWN_ROUTES
 from tests import dynamo_server
 from tests.packaging import (
     ALB_LISTENER_ARN,
@@ -83,6 +84,7 @@ def invoke_principals(variant: str) -> set[str]:
     [
         ("default", {"http-api"}),
         ("rest", {"http-api", "rest-api"}),
+        ("waf", {"http-api", "rest-api"}),
         ("url-public", {"http-api", "function-url"}),
         ("alb", {"http-api", "alb"}),
         ("lattice", {"http-api", "lattice"}),
@@ -118,6 +120,9 @@ def test_function_url_is_aws_iam_unless_made_public() -> None:
 def test_http_api_routes_include_sign_up_on_its_own() -> None:
     routes = resources("default", "AWS::ApiGatewayV2::Route").values()
     assert sorted(r["Properties"]["RouteKey"] for r in routes) == ["$default", SIGN_UP_ROUTE]
+    # The edge serves the own routes only through them (lambda_edge/api_gateway.py).
+    assert {f"{method} {path}" for method, path in OWN_ROUTES} == {SIGN_UP_ROUTE}
+    assert "$default" in CATCH_ALL_ROUTES
 
 
 def test_rest_api_routes_only_when_asked() -> None:
@@ -128,6 +133,8 @@ def test_rest_api_routes_only_when_asked() -> None:
         r["Properties"]["PathPart"] for r in resources("rest", "AWS::ApiGateway::Resource").values()
     }
     assert paths == {"{proxy+}", "userSignUp"}
+    assert {("POST", "/userSignUp")} == OWN_ROUTES
+    assert {"/{proxy+}", "/"} <= CATCH_ALL_ROUTES
     # GET / (the page) has a method of its own on the root: {proxy+} does not match "/".
     root = {"Fn::GetAtt": ["ApiGatewayRestApi", "RootResourceId"]}
     assert [
@@ -234,6 +241,44 @@ def test_http_api_stage_is_throttled(
     depends_on = stage.get("DependsOn", [])
     depends_on = [depends_on] if isinstance(depends_on, str) else depends_on
     assert route_ids and set(route_ids) <= set(depends_on)
+
+
+def test_per_client_limit_is_a_waf_rate_rule_on_the_rest_stage_only_when_asked() -> None:
+    for variant in sorted(VARIANTS):
+        if variant != "waf":
+            assert resources(variant, "AWS::WAFv2::WebACL") == {}, variant
+    acl = only("waf", "AWS::WAFv2::WebACL")["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    [rule] = acl["Rules"]
+    # Keyed on the connection's address: no header a client can set.
+    assert rule["Statement"] == {
+        "RateBasedStatement": {"Limit": 500, "AggregateKeyType": "IP", "EvaluationWindowSec": 300}
+    }
+    response = rule["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    body = json.loads(acl["CustomResponseBodies"][response["CustomResponseBodyKey"]]["Content"])
+    assert (body["status"], body["title"]) == (429, "Too Many Requests")
+    association = only("waf", "AWS::WAFv2::WebACLAssociation")
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": ["PerClientWebAcl", "Arn"]}
+    stage_arn = association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert stage_arn.endswith(f"/restapis/${{ApiGatewayRestApi}}/stages/{STAGE}")
+    [deployment] = resources("waf", "AWS::ApiGateway::Deployment")
+    assert association["DependsOn"] == [deployment]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (("perClientRateLimit=500",), "param perClientRateLimit needs restApi=true"),
+        (("restApi=true", "perClientRateLimit=5"), "must be 0 (off) or at least 10"),
+    ],
+)
+def test_per_client_limit_params_are_refused_where_waf_cannot_apply(
+    params: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    result = run_package(tmp_path / "build", *params)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
 
 
 def test_rest_stage_is_throttled_with_json_access_logs() -> None:
@@ -429,6 +474,26 @@ def test_iam_is_exactly_the_actions_the_code_uses_on_the_table_arn() -> None:
         )
     }
     assert not any("*" in str(a) for a in declared["Action"])
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_log_permissions_are_exactly_writing_to_the_functions_own_log_group(variant: str) -> None:
+    role = only(variant, "AWS::IAM::Role")
+    statements = [
+        s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+    ]
+    logs = [s for s in statements if any(str(a).startswith("logs:") for a in s["Action"])]
+    # The group's Arn (".../log-group:/aws/lambda/user-api-dev-api:*") covers its streams only:
+    # no other stage's group (user-api-dev2), no CreateLogGroup, no TagResource.
+    assert logs == [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": ["ApiLogGroup", "Arn"]},
+        }
+    ]
+    log_group = resources(variant, "AWS::Logs::LogGroup")["ApiLogGroup"]
+    assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{SERVICE}-{STAGE}-api"
 
 
 def test_table_is_retained_protected_and_recoverable() -> None:

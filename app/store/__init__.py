@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from app.config import ConfigurationError
+
 
 def user_key(username: str) -> str:
     """One identity per name whatever its case: 'Sam', 'SAM' and 'sam' are one user.
@@ -19,6 +21,22 @@ def user_key(username: str) -> str:
     Usernames are ASCII (app/validation.py), so lower() is the full case fold.
     """
     return username.lower()
+
+
+# A client's wrong passwords are forgotten this long after its last one (seconds).
+FORGET_FAILURES_AFTER = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """Wrong passwords in a row from one client address, and when the last came (epoch
+    seconds, by app/auth.py's clock)."""
+
+    count: int
+    at: float | None
+
+
+NO_FAILURES = Failures(0, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +53,20 @@ class StoredUser:
     has_account: bool
     # Never returned or logged; repr=False keeps it out of tracebacks and test output.
     password_hash: str | None = field(default=None, repr=False, compare=False)
-    # Wrong passwords given for the account since its last right one, and when the last
-    # came (epoch seconds): app/auth.py makes guessing wait (login_wait).
-    failed_logins: int = field(default=0, compare=False)
-    failed_at: float | None = field(default=None, compare=False)
+    # Wrong passwords for the current password, by the client address they came from
+    # (app/auth.py makes guessing wait per account and address, with an account-wide
+    # ceiling). Records older than FORGET_FAILURES_AFTER are left out.
+    failures: Mapping[str, Failures] = field(default_factory=dict, compare=False)
+    # The store's own names for records it may delete on its next write to the user
+    # (expired, or kept under an earlier password); opaque to everyone else.
+    expired_failures: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def protected(self) -> bool:
         return self.password_hash is not None
+
+    def failures_from(self, client: str) -> Failures:
+        return self.failures.get(client, NO_FAILURES)
 
 
 class StoreError(Exception):
@@ -65,10 +89,6 @@ class StoreUnavailable(StoreError):
     """
 
 
-class ConfigurationError(RuntimeError):
-    """The process is configured in a way that cannot serve requests correctly."""
-
-
 class UserStore(Protocol):
     def create_account(
         self, username: str, password_hash: str | None, firstname: str | None
@@ -85,32 +105,50 @@ class UserStore(Protocol):
         """The user, found case-insensitively; None when neither account nor details exist."""
 
     def put_details(
-        self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
+        self,
+        username: str,
+        firstname: str | None,
+        lastname: str,
+        *,
+        expected_hash: str | None,
+        client: str | None = None,
     ) -> None:
         """Insert or replace the user's details (an upsert), only while the account's password
         hash is still ``expected_hash`` (None: no account, or an open one); otherwise raise
-        AccountChanged and write nothing. A write authorised by a password clears the
-        count of wrong ones (app/auth.py)."""
+        AccountChanged and write nothing. A write authorised by a password clears the wrong
+        ones from ``client``, the address it came from (app/auth.py)."""
+
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
+        """Delete the user's account, details and records of wrong passwords in one
+        conditional operation, only while the account's password hash is still
+        ``expected_hash`` (None: no account, or an open one); otherwise (or when there is
+        nothing to delete) raise AccountChanged and delete nothing."""
+
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        """Set the hash of a new password, only while ``old_hash`` (the one the request was
+        authorised against) is still the stored one; otherwise raise AccountChanged and
+        write nothing: of two concurrent changes, exactly one wins. Records of wrong
+        passwords are kept per password, so every client's count starts over."""
 
     def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         """Swap in a stronger hash of the same password, only if ``old_hash`` is still the
         stored one (a concurrent change wins; this is an optimisation, never an error).
-        It follows a right password, so it also clears the failed logins."""
+        Like a change, it starts every client's count over."""
 
-    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
-        """Count one wrong password against the account and stamp its time ``at`` (epoch
-        seconds, by app/auth.py's clock, which also judges the wait), only while
-        ``password_hash`` is still its hash (one atomic increment: concurrent guesses all
-        count)."""
+    def record_failed_login(self, user: StoredUser, client: str, at: float) -> None:
+        """Count one wrong password from ``client`` against ``user`` (as read) and stamp its
+        time ``at``, only while ``user.password_hash`` is still the account's hash (one
+        atomic increment: concurrent guesses all count). May delete expired records."""
 
-    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
-        """Count an attempt before checking it: the count becomes ``seen`` + 1, stamped
-        ``at``, only while it is still ``seen`` and the hash still ``password_hash``. False
-        when another attempt got there first (or the hash changed): nothing is written."""
+    def claim_login_attempt(self, user: StoredUser, client: str, at: float) -> bool:
+        """Count an attempt from ``client`` before checking it: its count becomes the one
+        read (``user.failures_from(client)``) + 1, stamped ``at``, only while it is still
+        the one read and the hash still ``user.password_hash``. False when another attempt
+        got there first (or the hash changed): nothing is written."""
 
-    def clear_failed_logins(self, username: str, password_hash: str) -> None:
-        """Forget the failed logins after a right password, only while ``password_hash`` is
-        still the account's hash."""
+    def clear_failed_logins(self, username: str, password_hash: str, client: str) -> None:
+        """Forget the wrong passwords from ``client`` after a right one from it, only while
+        ``password_hash`` is still the account's hash."""
 
 
 def init_app(app: Flask) -> None:

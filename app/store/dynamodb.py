@@ -1,35 +1,18 @@
 """DynamoDB backend: what the function uses in AWS (USERS_TABLE set).
 
-Data model (one table, declared in serverless.yml), one item per user:
-
-    pk = "USER#<lower-cased username>"   sk = "PROFILE"
-    username                    the spelling GET returns
-    created_at, token           set once an account exists (sign-up)
-    password_hash?              set for a protected account
-    account_firstname?          the firstname given at sign-up
-    details_firstname?, lastname?, updated_at?    set by POST /userDetails
-
-One item, so every operation is one single-item write, which DynamoDB applies atomically
-under its per-item lock, with the item's own attributes as the condition. No transaction
-(which would cost twice the write units) is needed:
-
-- create_account: UpdateItem with attribute_not_exists(created_at): exactly one winner,
-  whatever the case of the name each caller used. Details posted before do not make the
-  name look taken. A password sign-up (a claim) REMOVEs them in the same write.
-- put_details: UpdateItem (an upsert) conditioned on the password hash the caller was
-  authorised against (attribute_not_exists for an open or absent account), so a claim that
-  lands between the check and the write makes the write fail rather than leak details in.
-- get_user: one strongly consistent GetItem ("GET returns what was just posted").
-- replace_password_hash: UpdateItem conditioned on the old hash.
-
-Two actions in all (UpdateItem, GetItem), so the IAM policy can be exact.
+The data model (one item per user) and the conditional operation each request makes are
+described in docs/data-model.md, the one place for them. Every write is a single-item
+UpdateItem or DeleteItem, which DynamoDB applies atomically under its per-item lock with
+the item's own attributes as the condition; reads are strongly consistent GetItems.
 
 boto3 is imported only here: the Lambda runtime provides it, requirements.txt does not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
 import secrets
 import time
@@ -46,9 +29,11 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from app.config import ConfigurationError
 from app.store import (
+    FORGET_FAILURES_AFTER,
     AccountChanged,
-    ConfigurationError,
+    Failures,
     StoredUser,
     StoreUnavailable,
     UsernameTaken,
@@ -84,14 +69,16 @@ MISCONFIGURED_CODES = frozenset(
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 MAX_ATTEMPTS = 3
-# Most a request makes that can each run into the timeouts: read the account, write the
-# details (which clears the count of wrong passwords), and one of: store the upgraded hash
-# of a legacy one, claim an attempt on a guarded account (app/auth.py: verified_hash keeps
-# to this budget), count a wrong password, clear the count. The 403 path makes two reads
-# and one of the last three. Without credentials a details write is one conditional write, refused
-# (401) when the account is protected. A details write that loses a race (a sign-up or a
-# hash upgrade landing between its read and its write) is a 409, not retried (app/users.py):
-# a retry would add a read, a claim and a write.
+# Most a request makes that can each run into the timeouts (app/auth.py keeps to it): read
+# the account; count the attempt (a claim past the free failures, or a wrong password; a
+# wrong one may take two when it restarts an expired record, and then the request ends);
+# then one write of the request's own (details, erasure, password change, each of which
+# clears the count) or, for a read, one that settles the login (an upgraded hash, or the
+# count cleared). The 403 path makes two reads and counts one attempt (a fourth call only
+# in that rare restart, when a guess races another from the same client). Without credentials
+# a details write is one conditional write, refused (401) when the account is protected.
+# A write that loses a race (a sign-up, a password change or a hash upgrade landing between
+# its read and its write) is a 409, not retried (app/users.py): a retry would add calls.
 MAX_CALLS_PER_REQUEST = 3
 
 
@@ -151,6 +138,43 @@ PROFILE = "PROFILE"
 DETAILS_ATTRIBUTES = ("details_firstname", "lastname", "updated_at")
 
 
+# Wrong passwords per client address: two numbers per client, named for the password they
+# were guesses at (a fingerprint of its hash) and the address, so that a new hash leaves
+# them unread, and a write can count one client's atomically (if_not_exists + 1).
+FAILURES_PREFIX = "failures:"
+FAILED_AT_PREFIX = "failed_at:"
+
+
+def fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def failure_names(password_hash: str, client: str) -> tuple[str, str]:
+    tail = f"{fingerprint(password_hash)}:{client}"
+    return FAILURES_PREFIX + tail, FAILED_AT_PREFIX + tail
+
+
+def read_failures(
+    item: Mapping[str, Any], password_hash: str | None, now: float
+) -> tuple[dict[str, Failures], tuple[str, ...]]:
+    """The item's current failure records by client, and the names of the others (kept
+    under an earlier password, or older than FORGET_FAILURES_AFTER)."""
+    current: dict[str, Failures] = {}
+    expired: list[str] = []
+    mine = f"{fingerprint(password_hash)}:" if password_hash is not None else None
+    for name in item:
+        if not name.startswith(FAILURES_PREFIX):
+            continue
+        tail = name.removeprefix(FAILURES_PREFIX)
+        at = number(item, FAILED_AT_PREFIX + tail)
+        recent = at is not None and at > now - FORGET_FAILURES_AFTER
+        if mine is not None and tail.startswith(mine) and at is not None and recent:
+            current[tail.removeprefix(mine)] = Failures(int(number(item, name) or 0), at)
+            continue
+        expired += [name, FAILED_AT_PREFIX + tail]
+    return current, tuple(expired)
+
+
 def key(username: str) -> dict[str, dict[str, str]]:
     # Usernames are [A-Za-z0-9_.@-]{1,64} (app/validation.py): no '#', so no ambiguity.
     return {"pk": {"S": f"USER#{user_key(username)}"}, "sk": {"S": PROFILE}}
@@ -166,12 +190,22 @@ class Update:
         self.values: dict[str, Any] = {}
 
     def name(self, attribute: str) -> str:
-        self.names[f"#{attribute}"] = attribute
-        return f"#{attribute}"
+        placeholder = "#" + self.token(attribute)
+        self.names[placeholder] = attribute
+        return placeholder
 
     def value(self, attribute: str, value: dict[str, str]) -> str:
-        self.values[f":{attribute}"] = value
-        return f":{attribute}"
+        placeholder = ":" + self.token(attribute)
+        self.values[placeholder] = value
+        return placeholder
+
+    def token(self, attribute: str) -> str:
+        """A placeholder's body: the name itself when it is a plain word; else a numbered
+        one (failure records are named by client address, with ':' and '.')."""
+        if attribute.isidentifier():
+            return attribute
+        known = {name: placeholder[1:] for placeholder, name in self.names.items()}
+        return known.get(attribute) or f"a{len(self.names)}"
 
     def set(self, attribute: str, value: dict[str, str]) -> None:
         self.sets.append(f"{self.name(attribute)} = {self.value(attribute, value)}")
@@ -243,7 +277,13 @@ class DynamoUserStore:
         raise UsernameTaken(username)
 
     def put_details(
-        self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
+        self,
+        username: str,
+        firstname: str | None,
+        lastname: str,
+        *,
+        expected_hash: str | None,
+        client: str | None = None,
     ) -> None:
         update = Update()
         update.set("lastname", {"S": lastname})
@@ -251,12 +291,32 @@ class DynamoUserStore:
         update.set_if_absent("username", {"S": username})
         if firstname is not None:
             update.set("details_firstname", {"S": firstname})
-        if expected_hash is not None:  # authorised by the password: its wrong ones are over
-            update.remove("failed_logins")
-            update.remove("failed_at")
+        if expected_hash is not None and client is not None:
+            for name in failure_names(expected_hash, client):  # authorised: its guesses end
+                update.remove(name)
         condition = hash_condition(update, expected_hash)
         if self.conditional_update(username, update, condition) is not None:
             raise AccountChanged(username)
+
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
+        placeholders = Update()  # only its name and value maps: a delete has no update
+        # attribute_exists: deleting an absent item would otherwise "succeed".
+        exists = f"attribute_exists({placeholders.name('pk')})"
+        condition = f"{exists} AND {hash_condition(placeholders, expected_hash)}"
+        values = {"ExpressionAttributeValues": placeholders.values} if placeholders.values else {}
+        try:
+            with self.translated_errors():
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=key(username),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=placeholders.names,
+                    **values,
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise AccountChanged(username) from None
 
     def get_user(self, username: str) -> StoredUser | None:
         with self.translated_errors():
@@ -267,6 +327,8 @@ class DynamoUserStore:
         if item is None:
             return None
         details_firstname = string(item, "details_firstname")
+        password_hash = string(item, "password_hash")
+        failures, expired = read_failures(item, password_hash, time.time())
         return StoredUser(
             username=string(item, "username") or username,
             firstname=details_firstname
@@ -274,42 +336,68 @@ class DynamoUserStore:
             else string(item, "account_firstname"),
             lastname=string(item, "lastname"),
             has_account="created_at" in item,
-            password_hash=string(item, "password_hash"),
-            failed_logins=int(number(item, "failed_logins") or 0),
-            failed_at=number(item, "failed_at"),
+            password_hash=password_hash,
+            failures=failures,
+            expired_failures=expired,
         )
 
-    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
         update = Update()
-        update.set("password_hash", {"S": new_hash})
-        update.remove("failed_logins")
-        update.remove("failed_at")
+        update.set("password_hash", {"S": new_hash})  # older failure records go unread
         condition = hash_condition(update, old_hash)
-        # A refusal means the hash changed meanwhile: the newer one stands.
-        self.conditional_update(username, update, condition)
+        if self.conditional_update(username, update, condition) is not None:
+            raise AccountChanged(username)
 
-    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        with contextlib.suppress(AccountChanged):  # a concurrent change stands
+            self.change_password_hash(username, old_hash, new_hash)
+
+    def record_failed_login(self, user: StoredUser, client: str, at: float) -> None:
+        assert user.password_hash is not None
+        count, stamp = failure_names(user.password_hash, client)
+        if count in user.expired_failures and self.restart_failures(user, count, stamp, at):
+            return
         update = Update()
-        update.increment("failed_logins")
-        update.set("failed_at", {"N": repr(at)})
+        update.increment(count)  # atomic: guesses arriving together all count
+        update.set(stamp, {"N": repr(at)})
+        for name in user.expired_failures:
+            if name not in (count, stamp):
+                update.remove(name)
         # Refused: the hash changed meanwhile, and the guess was against the old password.
-        self.conditional_update(username, update, hash_condition(update, password_hash))
+        self.conditional_update(user.username, update, hash_condition(update, user.password_hash))
 
-    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
+    def restart_failures(self, user: StoredUser, count: str, stamp: str, at: float) -> bool:
+        """Start the client's expired record over at 1, only while it is still expired.
+        False when a concurrent guess restarted it first (then count on top of that)."""
+        assert user.password_hash is not None
         update = Update()
-        update.set("failed_logins", {"N": str(seen + 1)})
-        update.set("failed_at", {"N": repr(at)})
-        condition = hash_condition(update, password_hash)
+        update.set(count, {"N": "1"})
+        update.set(stamp, {"N": repr(at)})
+        condition = hash_condition(update, user.password_hash)
+        update.values[":forget_before"] = {"N": repr(at - FORGET_FAILURES_AFTER)}
+        condition += f" AND {update.name(stamp)} <= :forget_before"
+        return self.conditional_update(user.username, update, condition) is None
+
+    def claim_login_attempt(self, user: StoredUser, client: str, at: float) -> bool:
+        assert user.password_hash is not None
+        seen = user.failures_from(client).count
+        count, stamp = failure_names(user.password_hash, client)
+        update = Update()
+        update.set(count, {"N": str(seen + 1)})
+        update.set(stamp, {"N": repr(at)})
+        condition = hash_condition(update, user.password_hash)
         update.values[":seen"] = {"N": str(seen)}
-        count = update.name("failed_logins")
-        seen_it = f"{count} = :seen" + (f" OR attribute_not_exists({count})" if seen == 0 else "")
+        placeholder = update.name(count)
+        seen_it = f"{placeholder} = :seen" + (
+            f" OR attribute_not_exists({placeholder})" if seen == 0 else ""
+        )
         condition += f" AND ({seen_it})"
-        return self.conditional_update(username, update, condition) is None
+        return self.conditional_update(user.username, update, condition) is None
 
-    def clear_failed_logins(self, username: str, password_hash: str) -> None:
+    def clear_failed_logins(self, username: str, password_hash: str, client: str) -> None:
         update = Update()
-        update.remove("failed_logins")
-        update.remove("failed_at")
+        for name in failure_names(password_hash, client):
+            update.remove(name)
         self.conditional_update(username, update, hash_condition(update, password_hash))
 
     def conditional_update(

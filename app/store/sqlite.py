@@ -6,6 +6,7 @@ single machine only; the DynamoDB backend serves AWS.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sqlite3
@@ -13,7 +14,15 @@ import threading
 import time
 from typing import Any
 
-from app.store import AccountChanged, StoredUser, StoreUnavailable, UsernameTaken, user_key
+from app.store import (
+    FORGET_FAILURES_AFTER,
+    AccountChanged,
+    Failures,
+    StoredUser,
+    StoreUnavailable,
+    UsernameTaken,
+    user_key,
+)
 
 # One row per user (key = the lower-cased username). created_at is set once an account
 # exists; a row without it holds details posted for a name nobody has signed up.
@@ -27,8 +36,19 @@ CREATE TABLE IF NOT EXISTS users (
     details_firstname TEXT,
     lastname          TEXT,
     updated_at        REAL,
-    failed_logins     INTEGER NOT NULL DEFAULT 0,
+    failed_logins     INTEGER NOT NULL DEFAULT 0,  -- unused since failures are per client
     failed_at         REAL
+) WITHOUT ROWID;
+-- Wrong passwords per account and client address, each row under the password it was a
+-- guess at: a new hash (a change, an upgrade) leaves old rows unread, and they are deleted
+-- with the next record. Erasing the user deletes its rows (the foreign key's cascade).
+CREATE TABLE IF NOT EXISTS login_failures (
+    key           TEXT NOT NULL REFERENCES users (key) ON DELETE CASCADE,
+    client        TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    failed_logins INTEGER NOT NULL,
+    failed_at     REAL NOT NULL,
+    PRIMARY KEY (key, client)
 ) WITHOUT ROWID;
 """
 # Columns added since the table was first created: a file made by an older version gets
@@ -62,10 +82,34 @@ VALUES (:k, :u, :f, :l, :t)
 ON CONFLICT (key) DO UPDATE SET
     details_firstname = coalesce(excluded.details_firstname, details_firstname),
     lastname          = excluded.lastname,
-    updated_at        = excluded.updated_at,
-    failed_logins     = 0,
-    failed_at         = NULL
+    updated_at        = excluded.updated_at
 WHERE users.password_hash IS :h
+"""
+
+# Counted only while :h is still the account's hash; a row older than :forget_before, or
+# kept under an earlier password, starts over.
+RECORD_FAILURE = """
+INSERT INTO login_failures (key, client, password_hash, failed_logins, failed_at)
+SELECT :k, :c, :h, 1, :t WHERE EXISTS (SELECT 1 FROM users WHERE key = :k AND password_hash = :h)
+ON CONFLICT (key, client) DO UPDATE SET
+    failed_logins = CASE WHEN password_hash = excluded.password_hash
+                          AND failed_at > :forget_before THEN failed_logins + 1 ELSE 1 END,
+    password_hash = excluded.password_hash,
+    failed_at     = excluded.failed_at
+"""
+CLAIM_ATTEMPT = """
+UPDATE login_failures SET failed_logins = :seen + 1, failed_at = :t
+WHERE key = :k AND client = :c AND password_hash = :h AND failed_logins = :seen
+  AND EXISTS (SELECT 1 FROM users WHERE key = :k AND password_hash = :h)
+"""
+CLEAR_FAILURES = "DELETE FROM login_failures WHERE key = :k AND client = :c AND password_hash = :h"
+FORGET_FAILURES = """
+DELETE FROM login_failures
+WHERE key = :k AND (failed_at <= :forget_before OR password_hash IS NOT :h)
+"""
+GET_FAILURES = """
+SELECT client, failed_logins, failed_at FROM login_failures
+WHERE key = :k AND password_hash = :h AND failed_at > :forget_before
 """
 
 GET_USER = """
@@ -99,6 +143,7 @@ class SqliteUserStore:
         # than failing a read-to-write lock upgrade with "database is locked".
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")  # erasing a user deletes its failure rows
         if not self._schema_ready:
             self._prepare(conn)
             self._schema_ready = True
@@ -139,6 +184,21 @@ class SqliteUserStore:
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
 
+    def _run_together(self, *statements: tuple[str, dict[str, Any]]) -> list[sqlite3.Cursor]:
+        """Run the statements in one transaction: all of them take effect, or none."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursors = [conn.execute(sql, params) for sql, params in statements]
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"sqlite: {exc}") from exc
+        return cursors
+
     def _run(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
         try:
             return self._connect().execute(sql, params)
@@ -165,62 +225,85 @@ class SqliteUserStore:
             raise UsernameTaken(username)
 
     def put_details(
-        self, username: str, firstname: str | None, lastname: str, *, expected_hash: str | None
+        self,
+        username: str,
+        firstname: str | None,
+        lastname: str,
+        *,
+        expected_hash: str | None,
+        client: str | None = None,
     ) -> None:
+        key = user_key(username)
+        details = {
+            "k": key,
+            "u": username,
+            "f": firstname,
+            "l": lastname,
+            "t": time.time(),
+            "h": expected_hash,
+        }
+        statements = [(PUT_DETAILS, details)]
+        if expected_hash is not None and client is not None:
+            statements.append((CLEAR_FAILURES, {"k": key, "c": client, "h": expected_hash}))
+        upsert, *_ = self._run_together(*statements)
+        if upsert.rowcount == 0:
+            raise AccountChanged(username)
+
+    def erase_user(self, username: str, *, expected_hash: str | None) -> None:
         cursor = self._run(
-            PUT_DETAILS,
-            {
-                "k": user_key(username),
-                "u": username,
-                "f": firstname,
-                "l": lastname,
-                "t": time.time(),
-                "h": expected_hash,
-            },
+            "DELETE FROM users WHERE key = :k AND password_hash IS :h",
+            {"k": user_key(username), "h": expected_hash},
         )
         if cursor.rowcount == 0:
             raise AccountChanged(username)
 
     def get_user(self, username: str) -> StoredUser | None:
-        row = self._run(GET_USER, {"k": user_key(username)}).fetchone()
+        key = user_key(username)
+        row = self._run(GET_USER, {"k": key}).fetchone()
         if row is None:
             return None
-        spelling, firstname, lastname, has_account, password_hash, failed, failed_at = row
+        spelling, firstname, lastname, has_account, password_hash, _, _ = row
+        failures: dict[str, Failures] = {}
+        if password_hash is not None:
+            forget_before = time.time() - FORGET_FAILURES_AFTER
+            params = {"k": key, "h": password_hash, "forget_before": forget_before}
+            for client, count, at in self._run(GET_FAILURES, params):
+                failures[client] = Failures(count, at)
         return StoredUser(
-            spelling,
-            firstname,
-            lastname,
-            bool(has_account),
-            password_hash,
-            failed_logins=failed,
-            failed_at=failed_at,
+            spelling, firstname, lastname, bool(has_account), password_hash, failures=failures
         )
 
-    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
-        self._run(
-            "UPDATE users SET password_hash = :new, failed_logins = 0, failed_at = NULL"
-            " WHERE key = :k AND password_hash = :old",
+    def change_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        cursor = self._run(
+            "UPDATE users SET password_hash = :new WHERE key = :k AND password_hash = :old",
             {"k": user_key(username), "old": old_hash, "new": new_hash},
         )
+        if cursor.rowcount == 0:
+            raise AccountChanged(username)
 
-    def record_failed_login(self, username: str, password_hash: str, at: float) -> None:
-        self._run(
-            "UPDATE users SET failed_logins = failed_logins + 1, failed_at = :t"
-            " WHERE key = :k AND password_hash = :h",
-            {"k": user_key(username), "h": password_hash, "t": at},
-        )
+    def replace_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        with contextlib.suppress(AccountChanged):  # a concurrent change stands
+            self.change_password_hash(username, old_hash, new_hash)
 
-    def claim_login_attempt(self, username: str, password_hash: str, seen: int, at: float) -> bool:
-        cursor = self._run(
-            "UPDATE users SET failed_logins = failed_logins + 1, failed_at = :t"
-            " WHERE key = :k AND password_hash = :h AND failed_logins = :seen",
-            {"k": user_key(username), "h": password_hash, "seen": seen, "t": at},
-        )
-        return cursor.rowcount == 1
+    def record_failed_login(self, user: StoredUser, client: str, at: float) -> None:
+        params = {
+            "k": user_key(user.username),
+            "c": client,
+            "h": user.password_hash,
+            "t": at,
+            "forget_before": at - FORGET_FAILURES_AFTER,
+        }
+        self._run_together((RECORD_FAILURE, params), (FORGET_FAILURES, params))
 
-    def clear_failed_logins(self, username: str, password_hash: str) -> None:
-        self._run(
-            "UPDATE users SET failed_logins = 0, failed_at = NULL"
-            " WHERE key = :k AND password_hash = :h",
-            {"k": user_key(username), "h": password_hash},
-        )
+    def claim_login_attempt(self, user: StoredUser, client: str, at: float) -> bool:
+        params = {
+            "k": user_key(user.username),
+            "c": client,
+            "h": user.password_hash,
+            "seen": user.failures_from(client).count,
+            "t": at,
+        }
+        return self._run(CLAIM_ATTEMPT, params).rowcount == 1
+
+    def clear_failed_logins(self, username: str, password_hash: str, client: str) -> None:
+        self._run(CLEAR_FAILURES, {"k": user_key(username), "c": client, "h": password_hash})
