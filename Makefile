@@ -23,8 +23,8 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv node_modules browser run reset package invoke-local bench test fuzz lint openapi \
-	clean \
+.PHONY: help venv node_modules browser run reset package invoke-local bench check test fuzz lint \
+	openapi clean \
 	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
@@ -55,7 +55,8 @@ EVENT ?= tests/events/http_api_v2.json
 # node or npm, a PYTHON or .venv that is not 3.12, or a taken port stops make with one line that
 # says what to do. Each check runs only for the goals that need it.
 NODE_GOALS := run test package deploy info logs remove invoke-local bench node_modules
-VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint fuzz openapi
+VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint check fuzz \
+	openapi
 PYTHON_GIVEN := $(if $(filter command line environment,$(origin PYTHON)),1,0)
 # A venv is about to be built from PYTHON: .venv is missing, or make test needs checkov's.
 PYTHON_NEEDED := $(if $(wildcard $(VENV_PY)),$(if $(and $(filter test,$(MAKECMDGOALS)),\
@@ -72,11 +73,19 @@ ifneq ($(filter run,$(MAKECMDGOALS)),)
 endif
 
 help:
-	@echo "make run    serve the API on http://localhost:5000 (make run PORT=5001: on 5001)"
-	@echo "make test   run the test suite"
-	@echo "make reset  delete local data (instance/*.sqlite3, .data/); keeps .venv and node_modules"
-	@echo "make run STORE=dynamodb | make package | make bench | make invoke-local EVENT=..."
-	@echo "make openapi  regenerate openapi.yaml and app/openapi.json (scripts/openapi.py)"
+	@echo "make run           serve the API on http://localhost:5000 (make run PORT=5001: on 5001)"
+	@echo "make run STORE=dynamodb  the same, against Amazon's DynamoDB Local"
+	@echo "make check         the fast inner loop: lint + every test that starts no process"
+	@echo "make test          the full suite in parallel, with branch coverage (docs/testing.md)"
+	@echo "make fuzz          deep random property and schema runs (not part of CI)"
+	@echo "make lint          ruff and mypy"
+	@echo "make openapi       regenerate openapi.yaml and app/openapi.json (scripts/openapi.py)"
+	@echo "make package       build .serverless/user-api.zip and the templates (no AWS calls)"
+	@echo "make invoke-local EVENT=tests/events/...json  one event through osls invoke local"
+	@echo "make bench         cold start, warm cost and zip size of the package"
+	@echo "make reset         delete local data (instance/*.sqlite3, .data/); keeps .venv, node_modules"
+	@echo "make clean         delete the venv and build caches; local data only as make reset does"
+	@echo "make venv | node_modules | browser   install the Python, Node or Chromium toolchain"
 	@echo "make deploy | info | logs | remove  STAGE=dev REGION=us-east-1 PARAMS=\"name=value ...\""
 
 # PYTHON was checked by the preflight above.
@@ -161,13 +170,27 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
-	$(VENV)/bin/python -m pytest
+# The fast inner loop: lint, then every test that starts no process (tests/tiers.py marks the
+# others slow from the fixtures they use, and fails any unmarked test that starts one).
+check: lint
+	$(VENV)/bin/python -m pytest -m "not slow" -n 2 -q -p no:cacheprovider
 
-# Random exploration with fresh hypothesis examples (not part of CI, whose profile is derandomized).
+# Everything, on two xdist workers, under coverage.py (subprocesses included: [tool.coverage]
+# in pyproject.toml); fails below the floor there. Coverage data goes to .cache/coverage/.
+COVERAGE_DATA := $(CURDIR)/.cache/coverage/data
+test: $(STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) browser lint
+	rm -rf .cache/coverage && mkdir -p .cache/coverage
+	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage run -m pytest -n 2 -p no:cacheprovider
+	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage combine --quiet
+	COVERAGE_FILE=$(COVERAGE_DATA) $(VENV)/bin/coverage report
+
+# Random exploration with many fresh hypothesis examples (not part of CI, whose profile is a
+# few hundred derandomized examples).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/python -m pytest tests/test_handler_properties.py \
 	  tests/test_schemathesis.py
 
+# Local data (instance/, .data/) goes only through make reset's checks (nothing has it open).
 clean:
-	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis instance .cache/mypy
+	scripts/reset_local_data
+	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis .cache/mypy .cache/coverage

@@ -56,7 +56,7 @@ def steer_serverless_wsgi() -> None:
     serverless_wsgi.Response = ResponseWithoutDefaultType
 
 
-class ResponseWithoutDefaultType(serverless_wsgi.Response):
+class ResponseWithoutDefaultType(serverless_wsgi.Response):  # type: ignore[misc]  # untyped
     default_mimetype = None
 
 

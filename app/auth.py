@@ -135,7 +135,7 @@ def login_wait(failed_logins: int, failed_at: float | None, now: float) -> float
     """Seconds until a client may try another password: 0 while its guesses are free."""
     if failed_logins < FREE_FAILURES or failed_at is None:
         return 0.0
-    wait = min(FIRST_WAIT * 2 ** (failed_logins - FREE_FAILURES), MAX_WAIT)
+    wait = min(FIRST_WAIT * 2.0 ** (failed_logins - FREE_FAILURES), MAX_WAIT)
     return max(0.0, failed_at + wait - now)
 
 

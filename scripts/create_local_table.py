@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from typing import Any
 
 import boto3
@@ -28,11 +27,9 @@ def ensure_table(client: Any, name: str) -> bool:
     except client.exceptions.ResourceNotFoundException:
         pass
     client.create_table(TableName=name, **table_definition())
-    deadline = time.monotonic() + 30
-    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"table {name!r} did not become ACTIVE")
-        time.sleep(0.05)
+    # The waiter's default delay is 20 s between polls; local servers need milliseconds.
+    waiter = client.get_waiter("table_exists")
+    waiter.wait(TableName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 600})
     return True
 
 

@@ -28,7 +28,7 @@ from app.auth import (
 )
 from app.config import DEFAULT_MAX_BODY_BYTES
 from app.problems import PROBLEM_JSON, RETRY_AFTER_SECONDS
-from app.users import ALLOW_ANY_ORIGIN, DETAILS_PREFLIGHT, PASSWORD_PREFLIGHT, SIGN_UP_PREFLIGHT
+from app.users import DETAILS_PREFLIGHT, PASSWORD_PREFLIGHT, SIGN_UP_PREFLIGHT
 from app.validation import (
     ACCEPTED_BODY_TYPES,
     DETAILS_RULES,
@@ -51,6 +51,7 @@ from app.validation import (
     check_password,
     check_username,
 )
+from lambda_edge.header_policy import ALLOW_ANY_ORIGIN
 from lambda_edge.responses import status_title
 
 Schema = dict[str, Any]
@@ -336,6 +337,68 @@ OPEN_OR_PROTECTED: list[dict[str, list[str]]] = [{}, {"basic": []}]
 
 
 def document() -> Schema:
+    """The document, with the responses and parameters several operations share written
+    once, in components, and referenced."""
+    built = document_inline()
+    responses, parameters = shared_responses(), shared_parameters()
+    for item in built["paths"].values():
+        for operation in item.values():
+            operation["responses"] = {
+                status: reference("responses", answer, responses)
+                for status, answer in operation["responses"].items()
+            }
+            if "parameters" in operation:
+                operation["parameters"] = [
+                    reference("parameters", parameter, parameters)
+                    for parameter in operation["parameters"]
+                ]
+    built["components"]["responses"] = responses
+    built["components"]["parameters"] = parameters
+    return built
+
+
+# Names in components.responses of the answers shared between operations, by status.
+SHARED_RESPONSE_NAMES = {
+    "400": "InvalidRequest",
+    "500": "ServerError",
+    "503": "StoreUnavailable",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "429": "LoginWait",
+    "413": "BodyTooLarge",
+    "415": "UnsupportedBodyType",
+}
+
+
+def shared_responses() -> dict[str, Schema]:
+    shared = {}
+    for suffix, header_names in (("", ()), ("NoStore", ("Cache-Control",))):
+        for status, answer in common_problems(*header_names).items():
+            shared[SHARED_RESPONSE_NAMES[status] + suffix] = answer
+    for status, answer in {**account_problems(), **body_problems()}.items():
+        shared[SHARED_RESPONSE_NAMES[status]] = answer
+    shared["AccountChanged"] = account_changed_response()
+    return shared
+
+
+def account_changed_response() -> Schema:
+    return problem_response(409, "The account changed during the request; retry.")
+
+
+def shared_parameters() -> dict[str, Schema]:
+    return {"Username": username_parameter()}
+
+
+def reference(kind: str, value: Schema, shared: dict[str, Schema]) -> Schema:
+    """A $ref to the entry of ``shared`` equal to ``value``, or ``value`` when none is."""
+    for name, candidate in shared.items():
+        if candidate == value:
+            return {"$ref": f"#/components/{kind}/{name}"}
+    return value
+
+
+def document_inline() -> Schema:
+    """The document with every response and parameter written where it is used."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -358,9 +421,7 @@ def document() -> Schema:
                         "201": success("Created"),
                         **common_problems(),
                         **account_problems(),
-                        "409": problem_response(
-                            409, "The account changed during the request; retry."
-                        ),
+                        "409": account_changed_response(),
                         **body_problems(),
                     },
                 },
@@ -399,9 +460,7 @@ def document() -> Schema:
                         **common_problems(),
                         **account_problems(),
                         "404": problem_response(404, "No user by that name (or erased already)."),
-                        "409": problem_response(
-                            409, "The account changed during the request; retry."
-                        ),
+                        "409": account_changed_response(),
                     },
                 },
                 "options": preflight(DETAILS_PREFLIGHT),
@@ -523,7 +582,7 @@ OPENAPI_JSON = REPO / "app" / "openapi.json"
 YAML_HEADER = "# Generated from scripts/openapi.py by `make openapi`; do not edit by hand.\n"
 
 
-class Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types
     """Writes a value used twice in the document out twice, not as an anchor and alias."""
 
     def ignore_aliases(self, data: object) -> bool:
@@ -532,12 +591,15 @@ class Dumper(yaml.SafeDumper):
 
 def render_yaml() -> str:
     # Key order as built above; non-ASCII characters as YAML escapes; no line folding.
-    text = yaml.dump(document(), Dumper=Dumper, sort_keys=False, allow_unicode=False, width=2**16)
+    text: str = yaml.dump(
+        document(), Dumper=Dumper, sort_keys=False, allow_unicode=False, width=2**16
+    )
     return YAML_HEADER + text
 
 
 def render_json() -> str:
-    return json.dumps(document(), separators=(",", ":")) + "\n"
+    # Indented, so a change to the API is a readable diff.
+    return json.dumps(document(), indent=2) + "\n"
 
 
 def main() -> None:

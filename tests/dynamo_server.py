@@ -18,7 +18,6 @@ import os
 import socket
 import tempfile
 import threading
-import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -74,12 +73,9 @@ def dynamodb_client(endpoint_url: str) -> Any:
 def create_table(client: Any, name: str | None = None) -> str:
     name = name or "users-" + uuid.uuid4().hex[:12]
     client.create_table(TableName=name, **serverless_yml.table_definition())
-    deadline = time.monotonic() + 10
-    # boto3's table_exists waiter polls every 20 s; the local servers need milliseconds.
-    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"table {name} did not become ACTIVE")
-        time.sleep(0.01)
+    # The waiter's default delay is 20 s between polls; the local servers need milliseconds.
+    waiter = client.get_waiter("table_exists")
+    waiter.wait(TableName=name, WaiterConfig={"Delay": 0.01, "MaxAttempts": 1000})
     return name
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tests import processes
 from tests.net import ServerExited, free_port, like_a_terminal, wait_for_port
+from tests.packaging import osls_lock
 from tests.processes import session_pids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,20 +93,21 @@ def start_offline(
             f"--param=offlineEvents={events}",
         ]
         with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(
-                    processes.server(
-                        command,
-                        port=http_port,
-                        cwd=ROOT,
-                        env=child_env,
-                        log=Path(workdir) / "offline.log",
-                        stop_signal=signal.SIGINT,  # as Ctrl-C would
-                        grace=stop_grace,
-                        startup_timeout=startup_timeout,
-                        preexec_fn=like_a_terminal,
+            with osls_lock():  # until it listens (tests/packaging.py)
+                try:
+                    stack.enter_context(
+                        processes.server(
+                            command,
+                            port=http_port,
+                            cwd=ROOT,
+                            env=child_env,
+                            log=Path(workdir) / "offline.log",
+                            stop_signal=signal.SIGINT,  # as Ctrl-C would
+                            grace=stop_grace,
+                            startup_timeout=startup_timeout,
+                            preexec_fn=like_a_terminal,
+                        )
                     )
-                )
-            except (ServerExited, TimeoutError) as error:
-                raise OfflineError(f"serverless-offline did not start: {error}") from None
+                except (ServerExited, TimeoutError) as error:
+                    raise OfflineError(f"serverless-offline did not start: {error}") from None
             yield f"http://{HOST}:{http_port}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import hashlib
 import json
 import shutil
 import subprocess
@@ -77,44 +78,82 @@ class Build:
         return {k: v for k, v in self.template()["Resources"].items() if v["Type"] == type_}
 
 
+_lock_depth = 0
+
+
 @contextlib.contextmanager
-def build_lock() -> Iterator[None]:
-    """One package build at a time (pytest-xdist): they share the requirements cache."""
-    lock_path = ROOT / ".cache" / "sls-package.lock"
+def osls_lock() -> Iterator[None]:
+    """One osls run at a time across pytest-xdist workers: every run reads and rewrites the
+    repository's .serverless/ (`package --package DIR` deletes .serverless/user-api.zip) and
+    shares the requirements cache. Every test that runs osls holds it (run_sls, and
+    tests/offline_server.py until the server listens)."""
+    global _lock_depth
+    if _lock_depth:  # already held by this process (packaged() around run_sls)
+        yield
+        return
+    lock_path = ROOT / ".cache" / "osls.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        _lock_depth += 1
+        try:
+            yield
+        finally:
+            _lock_depth -= 1
 
 
-def run_package(directory: Path, *params: str) -> subprocess.CompletedProcess[str]:
+def run_sls(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/sls ARGS`` to completion, holding :func:`osls_lock`."""
     for name in ("node_modules/.bin/osls", ".venv/bin/python"):
         assert (ROOT / name).exists(), f"{name} missing: run `make node_modules venv`"
-    with build_lock():
+    with osls_lock():
         return subprocess.run(
-            [str(SLS), "package", "--package", str(directory)]
-            + [f"--param={param}" for param in params],
+            [str(SLS), *args],
             cwd=ROOT,
+            env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
 
 
+def run_package(directory: Path, *params: str) -> subprocess.CompletedProcess[str]:
+    return run_sls("package", "--package", str(directory), *[f"--param={p}" for p in params])
+
+
 _builds: dict[tuple[str, ...], Build] = {}
-_session_dir: Path | None = None
+# Set by tests/conftest.py to a directory all pytest-xdist workers of the run share, so each
+# combination is packaged once per run, not once per worker.
+shared_builds_dir: Path | None = None
+_own_dir: Path | None = None
+
+
+def builds_dir() -> Path:
+    global _own_dir
+    if shared_builds_dir is not None:
+        return shared_builds_dir
+    if _own_dir is None:
+        _own_dir = Path(tempfile.mkdtemp(prefix="user-api-packages-"))
+        atexit.register(shutil.rmtree, _own_dir, ignore_errors=True)
+    return _own_dir
 
 
 def packaged(*params: str) -> Build:
-    """The build for these params ("name=value"), packaged on first use in this session."""
-    global _session_dir
+    """The build for these params ("name=value"), packaged on first use in this test run."""
     key = tuple(sorted(params))
     if key not in _builds:
-        if _session_dir is None:
-            _session_dir = Path(tempfile.mkdtemp(prefix="user-api-packages-"))
-            atexit.register(shutil.rmtree, _session_dir, ignore_errors=True)
-        directory = _session_dir / f"build-{len(_builds)}"
-        result = run_package(directory, *key)
-        assert result.returncode == 0, f"osls package failed:\n{result.stdout}\n{result.stderr}"
+        name = hashlib.sha256("\0".join(key).encode()).hexdigest()[:16]
+        directory = builds_dir() / f"build-{name}"
+        done = builds_dir() / f"build-{name}.done"
+        with osls_lock():  # another worker may be building it: wait, then reuse its build
+            if not done.exists():
+                result = run_package(directory, *key)
+                assert result.returncode == 0, (
+                    f"osls package failed:\n{result.stdout}\n{result.stderr}"
+                )
+                done.touch()
         _builds[key] = Build(directory, key)
     return _builds[key]

@@ -27,6 +27,12 @@ from tests.net import ServerExited, wait_for_port
 MARKER_VARIABLE = "TEST_SERVER_ID"
 
 
+def without_coverage(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for a fresh interpreter whose imports a test inspects: without coverage.py's
+    subprocess measurement (make test), which imports modules of its own."""
+    return {k: v for k, v in env.items() if not k.startswith("COVERAGE_")}
+
+
 class ServerStopError(RuntimeError):
     """Processes of a test server survived SIGKILL."""
 

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.store import UserStore, open_store
 from app.store.sqlite import SqliteUserStore
 
-BACKENDS = ("sqlite", "dynamodb", "dynamodb-boto3")
 # Backends on a DynamoDB table: the project's client, and boto3's behind the same seam.
 DYNAMODB_BACKENDS = ("dynamodb", "dynamodb-boto3")
+# DynamoDB Local is a Java process: the tests that use it are in the slow tier (tests/tiers.py).
+BACKENDS = (
+    "sqlite",
+    *(pytest.param(backend, marks=pytest.mark.slow) for backend in DYNAMODB_BACKENDS),
+)
 
 
 def basic_auth(username: str, password: str) -> dict[str, str]:

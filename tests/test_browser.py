@@ -39,7 +39,6 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from app.users import DETAILS_PREFLIGHT
 from tests.channels import dev_server
 from tests.contract import PAGE, unique_user
 from tests.failure_evidence import ON_FAILURE
@@ -190,14 +189,6 @@ class BrowserApp:
     def call(self, url: str, **options: Any) -> PageRead:
         result = self.page.evaluate("([url, options]) => callApi(url, options)", [url, options])
         return PageRead(**result)
-
-    def wait_for_issue(self, issue: str, timeout_ms: int = 5000) -> None:
-        """DevTools reports issues asynchronously, after fetch has settled."""
-        for _ in range(timeout_ms // 50):
-            if issue in self.issues:
-                return
-            self.page.wait_for_timeout(50)
-        raise AssertionError(f"no {issue!r} among {self.issues}")
 
 
 class StaticSite(ThreadingHTTPServer):
@@ -607,16 +598,6 @@ def test_page_refuses_to_be_framed(new_context: NewContext, site: StaticSite, ap
     assert page.frame_locator("#framed").locator("#signup-form").count() == 0
 
 
-def test_chromium_runs_with_the_flags_the_issue_lists(new_context: NewContext) -> None:
-    page = new_context().new_page()
-    page.goto("chrome://version")
-    arguments = (page.text_content("#command_line") or "").split()
-    assert {"--headless", *CHROMIUM_ARGS} <= set(arguments)
-    # A fresh profile, made for this launch by Playwright.
-    profiles = [a for a in arguments if a.startswith("--user-data-dir=")]
-    assert len(profiles) == 1 and "playwright" in profiles[0], profiles
-
-
 def test_protected_account_from_another_origin(tab: BrowserApp, api: str) -> None:
     user = unique_user()
     signed_up = tab.call(
@@ -819,130 +800,3 @@ def test_html_form_gets_the_html_success_page(
     read = tab.call(f"{api}/userDetails?username={user}")
     assert read.status == 200, read
     assert read.json() == {"username": user, "firstname": None, "lastname": None}
-
-
-# The browser refusing: a server of our own answers the app's exact preflight for
-# /userDetails (app.users.DETAILS_PREFLIGHT), or that preflight broken one way, then a 401
-# problem like the app's. Same page, same fetch: only the server's CORS headers differ.
-def preflight_allowing(allow_headers: str) -> dict[str, str]:
-    return {**DETAILS_PREFLIGHT, "Access-Control-Allow-Headers": allow_headers}
-
-
-@dataclass(frozen=True)
-class CorsVariant:
-    preflight: dict[str, str]
-    allow_origin_on_401: bool = True
-
-
-WITHOUT_AUTHORIZATION = ", ".join(
-    name.strip()
-    for name in DETAILS_PREFLIGHT["Access-Control-Allow-Headers"].split(",")
-    if name.strip().lower() != "authorization"
-)
-CORS_VARIANTS = {
-    "as-the-app": CorsVariant(DETAILS_PREFLIGHT),
-    "no-authorization-allowed": CorsVariant(preflight_allowing(WITHOUT_AUTHORIZATION)),
-    "wildcard-headers": CorsVariant(preflight_allowing("*")),
-    "401-without-allow-origin": CorsVariant(DETAILS_PREFLIGHT, allow_origin_on_401=False),
-}
-
-
-class CorsVariantServer(ThreadingHTTPServer):
-    """Answers /<variant> per CORS_VARIANTS; records what reached it."""
-
-    def __init__(self) -> None:
-        super().__init__((HOST, 0), CorsVariantHandler)
-        self.received: list[tuple[str, str]] = []
-
-    @property
-    def origin(self) -> str:
-        return f"http://{HOST}:{self.server_address[1]}"
-
-
-class CorsVariantHandler(QuietHandler):
-    server: CorsVariantServer
-
-    def variant(self) -> CorsVariant:
-        self.server.received.append((self.command, self.path))
-        return CORS_VARIANTS[self.path.lstrip("/")]
-
-    def do_OPTIONS(self) -> None:
-        variant = self.variant()
-        self.send_response(204)
-        for name, value in variant.preflight.items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def do_POST(self) -> None:
-        variant = self.variant()
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = json.dumps({"status": 401, "detail": "The username or password is wrong."})
-        headers = {"Access-Control-Allow-Origin": "*"} if variant.allow_origin_on_401 else {}
-        self.send_body(401, "application/problem+json", body.encode(), **headers)
-
-
-@pytest.fixture(scope="module")
-def cors_variants() -> Iterator[CorsVariantServer]:
-    with serving(CorsVariantServer()) as server:
-        yield server
-
-
-def post_with_credentials(tab: BrowserApp, server: CorsVariantServer, variant: str) -> PageRead:
-    server.received.clear()
-    return tab.call(
-        f"{server.origin}/{variant}",
-        method="POST",
-        headers=basic("sam", PASSWORD),
-        form={"username": "sam", "lastname": "king"},
-    )
-
-
-def test_browser_reads_a_401_when_the_preflight_is_the_apps(
-    tab: BrowserApp, cors_variants: CorsVariantServer
-) -> None:
-    read = post_with_credentials(tab, cors_variants, "as-the-app")
-    assert_problem(read, 401, "The username or password is wrong.")
-    assert cors_variants.received == [("OPTIONS", "/as-the-app"), ("POST", "/as-the-app")]
-
-
-def test_browser_refuses_a_preflight_without_authorization(
-    tab: BrowserApp, cors_variants: CorsVariantServer
-) -> None:
-    read = post_with_credentials(tab, cors_variants, "no-authorization-allowed")
-    assert read == PageRead(error="TypeError: Failed to fetch")
-    # The browser asked, did not like the answer, and never sent the POST.
-    assert cors_variants.received == [("OPTIONS", "/no-authorization-allowed")]
-    refusal = (
-        "Request header field authorization is not allowed by"
-        " Access-Control-Allow-Headers in preflight response."
-    )
-    assert any(refusal in message for message in tab.console_errors), tab.console_errors
-
-
-def test_chromium_flags_a_wildcard_but_not_the_apps_named_authorization(
-    tab: BrowserApp, cors_variants: CorsVariantServer
-) -> None:
-    # The Fetch standard says a wildcard never covers Authorization. Chromium still lets it
-    # through, raising a deprecation issue (other browsers may refuse). The app's preflight
-    # names Authorization: same request, no issue.
-    for variant in ("as-the-app", "wildcard-headers"):
-        read = post_with_credentials(tab, cors_variants, variant)
-        assert_problem(read, 401, "The username or password is wrong.")
-    tab.wait_for_issue("DeprecationIssue: AuthorizationCoveredByWildcard")
-    assert tab.issues == ["DeprecationIssue: AuthorizationCoveredByWildcard"]
-
-
-def test_browser_hides_an_error_without_allow_origin(
-    tab: BrowserApp, cors_variants: CorsVariantServer
-) -> None:
-    read = post_with_credentials(tab, cors_variants, "401-without-allow-origin")
-    # The POST was sent and answered, but the page learns nothing, not even the status.
-    assert read == PageRead(error="TypeError: Failed to fetch")
-    assert cors_variants.received == [
-        ("OPTIONS", "/401-without-allow-origin"),
-        ("POST", "/401-without-allow-origin"),
-    ]
-    assert any(
-        "No 'Access-Control-Allow-Origin' header is present" in message
-        for message in tab.console_errors
-    ), tab.console_errors

@@ -28,7 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.net import free_port, wait_for_port
-from tests.packaging import KEPT_TABLE, ROOT, SERVICE, SLS, STAGE, VARIANTS, Build, packaged
+from tests.packaging import KEPT_TABLE, ROOT, SERVICE, STAGE, VARIANTS, Build, packaged, run_sls
 
 pytestmark = pytest.mark.slow
 
@@ -81,9 +81,7 @@ def rehearsal_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def sls(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SLS), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return run_sls(*args, env=env, timeout=timeout)
 
 
 def deploy(env: dict[str, str], build: Build) -> None:

@@ -71,6 +71,7 @@ def read_back(client: DynamoDBClient, table: str) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- the function's imports
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_function_on_dynamodb_imports_neither_boto3_nor_botocore(aws_env: None) -> None:
     code = (
         "import sys\n"

@@ -36,6 +36,9 @@ from tests.net import free_port
 from tests.packaging import packaged
 from tests.test_dynamodb_client import CONTAINER_KEYS, CredentialsServer, credentials_endpoint
 
+# Starts moto's server and packages the template.
+pytestmark = pytest.mark.slow
+
 REGION = "us-east-1"
 # The requests moto serves before it checks any: the bootstrap admin's user, policy, key.
 BOOTSTRAP_REQUESTS = 3

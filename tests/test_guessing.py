@@ -28,7 +28,7 @@ FORWARDED_FOR_KINDS = frozenset({"alb", "alb_multi_value", "lattice_v1", "lattic
 
 
 # The function's own stores; boto3 behind the seam is the store suite's concern.
-@pytest.fixture(params=("sqlite", "dynamodb"))
+@pytest.fixture(params=("sqlite", pytest.param("dynamodb", marks=pytest.mark.slow)))
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 

@@ -13,6 +13,7 @@ from flask import Flask, make_response, request, url_for
 
 import handler
 from app import create_app
+from app.config import ConfigurationError
 from app.response_headers import header_policy
 from lambda_edge import EVENT_KINDS, EventFromAnotherService, EventKind
 from lambda_edge.header_policy import NOSNIFF, STRICT_TRANSPORT_SECURITY
@@ -426,6 +427,29 @@ def test_init_leaves_the_collector_on_with_the_init_objects_frozen() -> None:
 
     assert gc.isenabled()
     assert gc.get_freeze_count() > 10_000
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("lots", "must be a whole number, got 'lots'"), ("0", "must be positive, got 0")],
+)
+def test_a_bad_number_in_the_environment_stops_the_app_with_its_name(
+    value: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DB_BUSY_TIMEOUT_MS", value)
+    with pytest.raises(ConfigurationError, match=f"DB_BUSY_TIMEOUT_MS {message}"):
+        create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+
+
+def test_a_number_in_the_environment_is_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MAX_BODY_BYTES", "250")
+    app = create_app({"USERS_DB": str(tmp_path / "users.sqlite3")})
+    assert app.config["MAX_CONTENT_LENGTH"] == 250
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    long_form = "username=sam&lastname=" + "k" * 300
+    assert app.test_client().post("/userDetails", data=long_form, headers=form).status_code == 413
 
 
 # -- sign-up only through its own (throttled) route, whatever the path's spelling

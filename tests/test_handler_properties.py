@@ -1,8 +1,8 @@
 """Property-based: whatever arrives, the handler answers with a well-formed response.
 
-The ``ci`` hypothesis profile (the default, see conftest) runs 2,500 derandomized
+The ``ci`` hypothesis profile (the default, see conftest) runs a few hundred derandomized
 examples per test: the same examples on every run, so CI is deterministic. ``make fuzz``
-explores with fresh random examples.
+explores with many fresh random examples.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ def without(event: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in keys}
 
 
+@pytest.mark.slow
 def test_the_edge_imports_no_flask_and_builds_no_app() -> None:
     import subprocess
 

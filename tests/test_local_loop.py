@@ -10,6 +10,7 @@ meeting a port taken after make's check (the race).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from tests.contract import unique_user
 from tests.events import build_event
 from tests.http_types import HttpRequest
 from tests.net import HOST, free_port, like_a_terminal
+from tests.packaging import osls_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE = shutil.which("make") or "make"
@@ -103,6 +105,7 @@ def tool_dir(tmp_path: Path, *extra: str) -> str:
 # -- node and npm -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("goal", "present", "missing"),
     [
@@ -120,6 +123,7 @@ def test_missing_node_or_npm_is_one_line_before_anything_runs(
     assert not (repo / "node_modules").exists()
 
 
+@pytest.mark.slow
 def test_goals_without_node_do_not_ask_for_it(repo: Path, tmp_path: Path) -> None:
     result = make(
         "reset",
@@ -147,6 +151,7 @@ def other_python() -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_nonexistent_python_is_named_with_the_fix(repo: Path) -> None:
     message = one_line(make("venv", "PYTHON=/nonexistent/python", cwd=repo))
     assert message.startswith("PYTHON=/nonexistent/python is not an executable: ")
@@ -154,6 +159,7 @@ def test_nonexistent_python_is_named_with_the_fix(repo: Path) -> None:
     assert not (repo / ".venv").exists()
 
 
+@pytest.mark.slow
 def test_python_of_another_version_is_refused(repo: Path) -> None:
     python = other_python()
     if python is None:
@@ -164,6 +170,7 @@ def test_python_of_another_version_is_refused(repo: Path) -> None:
     assert not (repo / ".venv").exists()
 
 
+@pytest.mark.slow
 def test_no_python_3_12_found_says_how_to_give_one(repo: Path, tmp_path: Path) -> None:
     # Neither pyenv nor python3.12 on PATH: the Makefile's search finds nothing.
     message = one_line(make("venv", cwd=repo, env={"PATH": tool_dir(tmp_path)}))
@@ -171,6 +178,7 @@ def test_no_python_3_12_found_says_how_to_give_one(repo: Path, tmp_path: Path) -
     assert not (repo / ".venv").exists()
 
 
+@pytest.mark.slow
 def test_python_3_12_passes_the_check(repo: Path) -> None:
     # Dry run: the recipe make would run is the venv built from exactly this interpreter.
     result = make("-n", "venv", f"PYTHON={sys.executable}", cwd=repo)
@@ -178,6 +186,7 @@ def test_python_3_12_passes_the_check(repo: Path) -> None:
     assert f'"{sys.executable}" -m venv .venv' in result.stdout
 
 
+@pytest.mark.slow
 def test_existing_venv_of_another_version_is_refused_and_kept(repo: Path) -> None:
     python = other_python()
     if python is None:
@@ -191,6 +200,7 @@ def test_existing_venv_of_another_version_is_refused_and_kept(repo: Path) -> Non
     assert sorted(p.name for p in (repo / ".venv").iterdir()) == before
 
 
+@pytest.mark.slow
 def test_make_run_installs_the_runtime_set_and_make_test_still_the_toolchain(
     repo: Path,
 ) -> None:
@@ -263,6 +273,7 @@ print(json.dumps(sorted({name.split(".")[0] for name, module in sys.modules.item
 """
 
 
+@pytest.mark.slow
 def test_make_runs_install_covers_every_import_of_the_run_path(tmp_path: Path) -> None:
     # make test installs the whole toolchain, so CI would stay green if the app or a script
     # make run uses imported something only requirements-dev.txt brings (PyYAML once did).
@@ -270,7 +281,7 @@ def test_make_runs_install_covers_every_import_of_the_run_path(tmp_path: Path) -
 
     from packaging.utils import canonicalize_name
 
-    env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
+    env = processes.without_coverage({**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")})
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_RUN_PATH, *OPTIONAL_IMPORTS],
         cwd=ROOT,
@@ -324,6 +335,7 @@ def kept_things(repo: Path) -> list[Path]:
     return kept
 
 
+@pytest.mark.slow
 def test_reset_deletes_local_data_and_nothing_else(repo: Path) -> None:
     data = local_data(repo)
     kept = kept_things(repo)
@@ -335,6 +347,7 @@ def test_reset_deletes_local_data_and_nothing_else(repo: Path) -> None:
     assert again.returncode == 0 and "no local data" in again.stdout
 
 
+@pytest.mark.slow
 def test_reset_refuses_while_a_process_has_the_data_open(repo: Path) -> None:
     data = local_data(repo, leftover_companions=False)
     # What a running make run's warm worker holds: an open SQLite connection (and, in WAL
@@ -354,6 +367,7 @@ def test_reset_refuses_while_a_process_has_the_data_open(repo: Path) -> None:
     assert not data[0].exists()
 
 
+@pytest.mark.slow
 def test_reset_refuses_through_a_symlinked_checkout_path(repo: Path, tmp_path: Path) -> None:
     # /proc shows the open file by its real path; the script must compare real paths.
     linked = tmp_path / "linked [checkout]"
@@ -402,6 +416,7 @@ def held(port: int) -> Iterator[None]:
         yield
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["PORT", "LAMBDA_PORT"])
 def test_make_run_on_a_taken_port_is_one_line(which: str) -> None:
     http_port, lambda_port = free_port_pair()
@@ -419,6 +434,7 @@ def test_make_run_on_a_taken_port_is_one_line(which: str) -> None:
         )
 
 
+@pytest.mark.slow
 def test_make_run_port_must_be_a_number() -> None:
     message = one_line(make("run", "PORT=http"))
     assert message == "PORT=http is not a port number (1-65535); pass PORT=<a free port>"
@@ -433,7 +449,7 @@ def test_port_taken_after_the_check_is_one_line_from_the_emulator(which: str) ->
     taken = http_port if which == "http" else lambda_port
     command = [str(ROOT / "scripts" / "sls"), "offline", "start"]
     command += ["--httpPort", str(http_port), "--lambdaPort", str(lambda_port)]
-    with held(taken):
+    with held(taken), osls_lock():
         result = subprocess.run(
             command, cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
         )
@@ -483,16 +499,20 @@ def test_make_run_moves_both_ports_and_logs_the_emulators_request_ids(tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     env["USERS_DB"] = str(tmp_path / "users.sqlite3")  # never the checkout's instance/
     command = [MAKE, "--no-print-directory", "run", f"PORT={http_port}"]
-    with processes.server(
-        command,
-        port=http_port,
-        cwd=ROOT,
-        env=env,
-        log=log,
-        startup_timeout=90,
-        stop_signal=signal.SIGINT,  # as Ctrl-C would
-        preexec_fn=like_a_terminal,
-    ):
+    with contextlib.ExitStack() as stack:
+        with osls_lock():  # until it listens (tests/packaging.py)
+            stack.enter_context(
+                processes.server(
+                    command,
+                    port=http_port,
+                    cwd=ROOT,
+                    env=env,
+                    log=log,
+                    startup_timeout=90,
+                    stop_signal=signal.SIGINT,  # as Ctrl-C would
+                    preexec_fn=like_a_terminal,
+                )
+            )
         assert not port_is_free(lambda_port)  # the Lambda port moved with PORT
         base = f"http://{HOST}:{http_port}"
         for _ in range(2):

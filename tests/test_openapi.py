@@ -97,3 +97,24 @@ def test_the_ascii_class_is_the_ascii_part_of_the_ranges() -> None:
     ascii_forbidden = [code for code in range(0x80) if ASCII_NOT_IN_NAMES.search(chr(code))]
     listed = [code for low, high in FORBIDDEN_IN_NAMES for code in range(low, high + 1)]
     assert ascii_forbidden == [code for code in listed if code < 0x80]
+
+
+def test_generating_twice_writes_the_same_bytes() -> None:
+    assert (render_yaml(), render_json()) == (render_yaml(), render_json())
+
+
+def test_shared_responses_and_parameters_are_written_once_and_used() -> None:
+    described = document()
+    paths = json.dumps(described["paths"])
+    for kind in ("responses", "parameters"):
+        for name in described["components"][kind]:
+            assert f'"#/components/{kind}/{name}"' in paths, name
+    # An answer that two operations give belongs in components.responses.
+    inline = [
+        json.dumps(answer, sort_keys=True)
+        for item in described["paths"].values()
+        for operation in item.values()
+        for answer in operation["responses"].values()
+        if "$ref" not in answer
+    ]
+    assert sorted(set(inline)) == sorted(inline)

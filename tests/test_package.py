@@ -38,7 +38,7 @@ from tests.offline_server import (
     start_offline,
     wait_until_listening,
 )
-from tests.packaging import ALB_LISTENER_ARN, ROOT, SLS, Build, packaged
+from tests.packaging import ALB_LISTENER_ARN, ROOT, SLS, Build, osls_lock, packaged, run_sls
 
 pytestmark = pytest.mark.slow
 
@@ -387,14 +387,7 @@ def last_json_document(output: str) -> dict[str, Any]:
 @pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda path: path.stem)
 def test_invoke_local_answers_like_the_handler(event_file: Path, tmp_path: Path) -> None:
     env = {**os.environ, "USERS_DB": str(tmp_path / "invoke.sqlite3")}
-    result = subprocess.run(
-        [str(SLS), "invoke", "local", "-f", "api", "-p", str(event_file)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_sls("invoke", "local", "-f", "api", "-p", str(event_file), env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     emulated = last_json_document(result.stdout)
 
@@ -449,17 +442,20 @@ def test_offline_leaves_no_process_behind(how: str, tmp_path: Path) -> None:
     log = (tmp_path / "offline.log").open("wb")
     env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
     port = free_port()
-    process = subprocess.Popen(
-        [str(SLS), "offline", "start", "--httpPort", str(port), "--lambdaPort", str(free_port())],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=like_a_terminal,
-    )
-    try:
+    command = [str(SLS), "offline", "start", "--httpPort", str(port)]
+    command += ["--lambdaPort", str(free_port())]
+    with osls_lock():  # until it listens (tests/packaging.py)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=like_a_terminal,
+        )
         wait_until_listening(process, port, 60)
+    try:
         status, _, _ = post_form(f"http://127.0.0.1:{port}/userDetails", SEED_FORM)
         assert status == 201
         assert len(session_pids(process.pid)) >= 3  # the wrapper, osls, the python3 worker

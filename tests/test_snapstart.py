@@ -172,6 +172,7 @@ print(json.dumps([random.random() for _ in range(3)]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("refresh", [True, False])
 def test_restored_copies_draw_different_random_numbers_only_after_refresh(
     refresh: bool, tmp_path: Path
@@ -188,6 +189,7 @@ def test_restored_copies_draw_different_random_numbers_only_after_refresh(
 # ---------------------------------------------------------------- serverless.yml
 
 
+@pytest.mark.slow
 def test_snapstart_param_publishes_a_version_behind_an_alias_every_event_uses() -> None:
     from tests.packaging import packaged
 

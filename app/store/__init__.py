@@ -190,4 +190,5 @@ def open_store(config: Mapping[str, Any]) -> UserStore:
 
 
 def get_store() -> UserStore:
-    return current_app.extensions["user_store"]
+    store: UserStore = current_app.extensions["user_store"]
+    return store

@@ -88,7 +88,7 @@ class ClientSettings:
         )
 
     def worst_case_seconds(self) -> float:
-        backoff = sum(0.025 * 2**i for i in range(self.max_attempts - 1))
+        backoff = sum(0.025 * 2.0**i for i in range(self.max_attempts - 1))
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
 
 

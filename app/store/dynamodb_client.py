@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from app.store import ConfigurationError
+from app.config import ConfigurationError
 from app.store.sigv4 import Credentials, sign, signing_key
 
 SERVICE = "dynamodb"
@@ -636,4 +636,4 @@ def error_for(status: int, data: Mapping[str, Any]) -> Exception:
 def backoff(attempt: int, throttled: bool) -> float:
     """Full jitter: random in [0, scale * 2^(attempt - 1)), capped (attempt counts from 1)."""
     scale = THROTTLING_BACKOFF_S if throttled else TRANSIENT_BACKOFF_S
-    return random.random() * min(scale * 2 ** (attempt - 1), MAX_BACKOFF_S)
+    return random.random() * min(scale * 2.0 ** (attempt - 1), MAX_BACKOFF_S)

@@ -12,6 +12,7 @@ import random
 import sqlite3
 import threading
 import time
+from typing import Any
 
 from app.store import (
     FORGET_FAILURES_AFTER,
@@ -128,7 +129,7 @@ class SqliteUserStore:
         self._schema_ready = False
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
         directory = os.path.dirname(self.path)
@@ -183,7 +184,7 @@ class SqliteUserStore:
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
 
-    def _run_together(self, *statements: tuple[str, dict]) -> list[sqlite3.Cursor]:
+    def _run_together(self, *statements: tuple[str, dict[str, Any]]) -> list[sqlite3.Cursor]:
         """Run the statements in one transaction: all of them take effect, or none."""
         conn = self._connect()
         try:
@@ -198,7 +199,7 @@ class SqliteUserStore:
             raise StoreUnavailable(f"sqlite: {exc}") from exc
         return cursors
 
-    def _run(self, sql: str, params: dict) -> sqlite3.Cursor:
+    def _run(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
         try:
             return self._connect().execute(sql, params)
         except sqlite3.OperationalError as exc:
