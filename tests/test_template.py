@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from scripts.lambda_python import RUNTIME
 from tests import dynamo_server
 from tests.packaging import (
     ALB_LISTENER_ARN,
@@ -318,7 +319,7 @@ def test_tracing_is_off_by_default_and_a_param() -> None:
 
 def test_function_configuration() -> None:
     props = only("default", "AWS::Lambda::Function")["Properties"]
-    assert props["Runtime"] == "python3.12"
+    assert props["Runtime"] == RUNTIME
     assert props["Architectures"] == ["x86_64"]
     assert props["Handler"] == "handler.handler"
     assert props["MemorySize"] == 512
