@@ -9,7 +9,9 @@ pin, on a lock that disagrees with its input file, and on an install that would 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -130,5 +132,17 @@ def test_every_install_requires_hashes() -> None:
     assert {ROOT / name for name in uses} >= set(LOCKS) - {ROOT / "requirements.txt"}
     for line in re.findall(r"^\t.*-r requirements[\w-]*\.txt.*$", makefile, re.M):
         assert "$(PIP_INSTALL)" in line, line
-    serverless_yml = (ROOT / "serverless.yml").read_text()
-    assert '- "--require-hashes"' in serverless_yml  # serverless-python-requirements' pip
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_the_packaging_pip_requires_hashes(architecture: str) -> None:
+    """serverless-python-requirements' pip arguments (serverless_plugins/platform.js)."""
+    script = (
+        "const p = require('./serverless_plugins/platform.js');"
+        f"console.log(JSON.stringify(p.pipArguments('{architecture}', p.pythonVersion())))"
+    )
+    result = subprocess.run(
+        ["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    arguments = json.loads(result.stdout)
+    assert "--require-hashes" in arguments and "--only-binary=:all:" in arguments
