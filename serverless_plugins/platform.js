@@ -78,11 +78,12 @@ module.exports = {
     pipArguments((await typed(resolveVariable)).architecture, pythonVersion()),
   // Without SnapStart nothing invokes a published version: publish none. With it, osls publishes
   // one per deploy (behind the "snapstart" alias), each keeping a cached snapshot; keep the
-  // newest snapStartVersions and delete older unaliased ones after every deploy (osls's own
-  // prune, provider.pruneFunctionVersions). docs/cost.md: Retained versions.
+  // newest snapStartVersions and delete the older ones after every deploy (osls's own prune,
+  // provider.pruneFunctionVersions). osls's number counts the versions no alias points at, so
+  // the alias's version (the newest) plus snapStartVersions - 1 others. docs/cost.md.
   versionFunctions: async ({ resolveVariable }) => (await typed(resolveVariable)).snapStart,
   pruneFunctionVersions: async ({ resolveVariable }) => {
     const p = await typed(resolveVariable);
-    return p.snapStart ? { number: p.snapStartVersions } : false;
+    return p.snapStart ? { number: p.snapStartVersions - 1 } : false;
   },
 };
