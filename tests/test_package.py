@@ -63,13 +63,13 @@ def normalise(name: str) -> str:
 
 
 def pinned_requirements() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[normalise(name)] = version.strip()
-    return pins
+    """name -> version of every pin in the hash-locked requirements.txt (its --hash lines
+    follow each pin)."""
+    text = (ROOT / "requirements.txt").read_text()
+    return {
+        normalise(name): version
+        for name, version in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", text, re.M)
+    }
 
 
 @pytest.fixture(scope="module")
