@@ -2,13 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Lambda runs python3.12, so the venv (and every wheel and .pyc we ship) must be 3.12.
-# The pyenv shim for python3.12 fails without PYENV_VERSION, so resolve the interpreter by path.
+# The Lambda runtime's Python version, ONE setting for everything: lambda-python-version.txt
+# (serverless.yml's runtime, the venv, the shipped bytecode, the real-runtime tests, the bench and
+# the preflight all read it). The venv and every wheel and .pyc we ship must be this version.
+# The pyenv shims fail without PYENV_VERSION, so resolve the interpreter by path.
+LAMBDA_PYTHON := $(strip $(file < lambda-python-version.txt))
 PYTHON ?= $(shell \
-	for p in "$$(pyenv prefix 3.12 2>/dev/null)/bin/python" \
-	         "$$(pyenv prefix 3.12.1 2>/dev/null)/bin/python" \
-	         "$$(command -v python3.12 2>/dev/null)"; do \
-	  [ -x "$$p" ] && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null \
+	for p in "$$(pyenv prefix $(LAMBDA_PYTHON) 2>/dev/null)/bin/python" \
+	         "$$(command -v python$(LAMBDA_PYTHON) 2>/dev/null)"; do \
+	  [ -x "$$p" ] && [ "$$("$$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$(LAMBDA_PYTHON)" ] \
 	    && { echo "$$p"; break; }; \
 	done)
 VENV := .venv
@@ -22,9 +24,17 @@ STAMP := $(VENV)/.installed
 # checkov lives in its own venv: its pins (boto3, packaging) conflict with requirements-dev.txt.
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# Every requirements*.txt is hash-locked (compiled from its .in file by `make lock`): pip checks
+# every file it installs against the lock's sha256, and refuses any package the lock lacks.
+PIP_INSTALL := -m pip install --quiet --require-hashes
+# make lock: uv (requirements-lock.txt) in its own venv, so a broken lock file cannot stop it.
+LOCK_VENV := .cache/lock
+LOCK_STAMP := $(LOCK_VENV)/.installed
+# make lock UPGRADE=1: move every pin to the newest release the .in files allow.
+UPGRADE ?=
 
 .PHONY: help venv node_modules browser run reset package invoke-local bench check test fuzz lint \
-	openapi clean \
+	openapi clean lock \
 	deploy info logs remove
 
 # Serverless tooling (osls, serverless-offline, ...): pinned in package-lock.json, run through
@@ -52,7 +62,7 @@ AWS_TARGET = --stage "$(STAGE)" --region "$(REGION)" $(foreach p,$(PARAMS),--par
 EVENT ?= tests/events/http_api_v2.json
 
 # Preflight (scripts/preflight, serverless_plugins/ports.js): before any recipe runs, a missing
-# node or npm, a PYTHON or .venv that is not 3.12, or a taken port stops make with one line that
+# node or npm, a PYTHON or .venv that is not $(LAMBDA_PYTHON), or a taken port stops make with one line that
 # says what to do. Each check runs only for the goals that need it.
 NODE_GOALS := run test package deploy info logs remove invoke-local bench node_modules
 VENV_GOALS := run test package deploy info logs remove invoke-local bench venv lint check fuzz \
@@ -66,7 +76,12 @@ ifneq ($(filter $(NODE_GOALS),$(MAKECMDGOALS)),)
   $(call preflight_stop,$(shell scripts/preflight node))
 endif
 ifneq ($(filter $(VENV_GOALS),$(MAKECMDGOALS)),)
-  $(call preflight_stop,$(shell scripts/preflight python "$(VENV)" "$(PYTHON)" $(PYTHON_GIVEN) $(PYTHON_NEEDED)))
+  $(call preflight_stop,$(shell scripts/preflight python "$(LAMBDA_PYTHON)" "$(VENV)" "$(PYTHON)" $(PYTHON_GIVEN) $(PYTHON_NEEDED)))
+endif
+# AWS-facing goals: no credentials source at all stops make before it installs anything.
+AWS_GOALS := deploy info logs remove
+ifneq ($(filter $(AWS_GOALS),$(MAKECMDGOALS)),)
+  $(call preflight_stop,$(shell scripts/preflight aws))
 endif
 ifneq ($(filter run,$(MAKECMDGOALS)),)
   $(call preflight_stop,$(shell node serverless_plugins/ports.js check "$(PORT)" "$(LAMBDA_PORT)"))
@@ -80,6 +95,7 @@ help:
 	@echo "make fuzz          deep random property and schema runs (not part of CI)"
 	@echo "make lint          ruff and mypy"
 	@echo "make openapi       regenerate openapi.yaml and app/openapi.json (scripts/openapi.py)"
+	@echo "make lock          recompile the hash-locked requirements*.txt from their .in files"
 	@echo "make package       build .serverless/user-api.zip and the templates (no AWS calls)"
 	@echo "make invoke-local EVENT=tests/events/...json  one event through osls invoke local"
 	@echo "make bench         cold start, warm cost and zip size of the package"
@@ -93,19 +109,29 @@ $(VENV_PY):
 	"$(PYTHON)" -m venv $(VENV)
 
 $(RUN_STAMP): $(VENV_PY) requirements.txt requirements-run.txt
-	$(VENV_PY) -m pip install --quiet -r requirements-run.txt
+	$(VENV_PY) $(PIP_INSTALL) -r requirements-run.txt
 	touch $@
 
 $(STAMP): $(VENV_PY) requirements.txt requirements-run.txt requirements-dev.txt
-	$(VENV_PY) -m pip install --quiet -r requirements-dev.txt
+	$(VENV_PY) $(PIP_INSTALL) -r requirements-dev.txt
 	touch $(RUN_STAMP) $@
 
 venv: $(STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	"$(PYTHON)" -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python $(PIP_INSTALL) -r requirements-checkov.txt
 	touch $@
+
+$(LOCK_STAMP): requirements-lock.txt
+	"$(or $(PYTHON),python3)" -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python $(PIP_INSTALL) -r requirements-lock.txt
+	touch $@
+
+# Re-compile every requirements*.txt from its .in file (docs/deployment.md: Dependencies). Pins
+# already in a .txt are kept unless its .in asks otherwise; UPGRADE=1 takes the newest allowed.
+lock: $(LOCK_STAMP)
+	scripts/lock $(LOCK_VENV)/bin/uv $(if $(UPGRADE),--upgrade)
 
 $(NODE_STAMP): package.json package-lock.json .npmrc
 	npm ci --no-audit --no-fund
@@ -139,21 +165,27 @@ package: $(STAMP) $(NODE_STAMP)
 	$(SLS) package $(if $(ALB_LISTENER_ARN),--param="albListenerArn=$(ALB_LISTENER_ARN)") \
 	  $(foreach p,$(PARAMS),--param="$(p)")
 
-# AWS-facing: these use your own credentials; scripts/sls refuses the dummy ones.
-deploy: $(STAMP) $(NODE_STAMP)
+# AWS-facing: these use your own credentials (docs/deployment.md). They need osls (node_modules)
+# and a venv of the runtime's Python with nothing installed: serverless-python-requirements
+# pip-installs the hash-locked requirements.txt into the package itself, and the bytecode step
+# uses only the standard library. The credentials are checked twice before anything is built:
+# the preflight above (any source at all, instantly) and scripts/sls (STS GetCallerIdentity,
+# scripts/check_aws_credentials.js); scripts/sls also refuses the dummy key.
+deploy: $(NODE_STAMP) $(VENV_PY)
 	$(SLS) deploy $(AWS_TARGET)
 
-info: $(STAMP) $(NODE_STAMP)
+info: $(NODE_STAMP) $(VENV_PY)
 	$(SLS) info $(AWS_TARGET)
 
 # Follows the function's log (JSON lines) until Ctrl-C.
-logs: $(STAMP) $(NODE_STAMP)
+logs: $(NODE_STAMP) $(VENV_PY)
 	$(SLS) logs -f api --tail $(AWS_TARGET)
 
-remove: $(STAMP) $(NODE_STAMP)
+remove: $(NODE_STAMP) $(VENV_PY)
 	$(SLS) remove $(AWS_TARGET)
 
-invoke-local: $(STAMP) $(NODE_STAMP)
+# The runtime set only (requirements-run.txt), as make run.
+invoke-local: $(RUN_STAMP) $(NODE_STAMP)
 	$(SLS) invoke local -f api -p $(EVENT)
 
 # Cold start of the packaged zip, warm cost per invocation, zip size (bench/bench.py).
@@ -193,4 +225,5 @@ fuzz: $(STAMP)
 # Local data (instance/, .data/) goes only through make reset's checks (nothing has it open).
 clean:
 	scripts/reset_local_data
-	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis .cache/mypy .cache/coverage
+	rm -rf $(VENV) .serverless .pytest_cache .ruff_cache .hypothesis .cache/mypy .cache/coverage \
+	  $(LOCK_VENV)

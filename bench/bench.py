@@ -155,7 +155,7 @@ def add_peer(task: Path) -> Path:
     shutil.copy2(PEER, task / PEER.name)
     py_compile.compile(
         str(task / PEER.name),
-        cfile=str(task / "__pycache__" / f"{PEER.stem}.cpython-312.pyc"),
+        cfile=str(task / "__pycache__" / f"{PEER.stem}.{sys.implementation.cache_tag}.pyc"),
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     return task

@@ -1,4 +1,4 @@
-"""Rewrite a Lambda deployment zip so that every module ships 3.12 bytecode the runtime uses.
+"""Rewrite a Lambda deployment zip so that every module ships bytecode the runtime uses.
 
 Lambda's code directory is read-only, so a module without usable bytecode is recompiled on every
 cold start. Timestamp-based .pyc files are unreliable in a zip (2-second DOS times, time zones),
@@ -9,7 +9,7 @@ no column positions in the code objects, a smaller zip, nothing lost but the car
 traceback's failing expression.
 
 - Our code (``handler.py``, ``app/``, ``lambda_edge/``) keeps its sources and gets
-  ``__pycache__/<name>.cpython-312.pyc`` next to them.
+  ``__pycache__/<name>.cpython-3XY.pyc`` next to them.
 - Dependencies get one of two layouts (``--deps-layout``):
   ``sourceless`` (default): ``<name>.pyc`` replaces ``<name>.py`` (PEP 3147 "sourceless"
   import). The bytecode is all the runtime reads anyway; dropping the sources keeps the zip
@@ -20,7 +20,8 @@ It also drops stale ``.pyc``/``.pyo`` and ``__pycache__`` entries, ``bin/`` (con
 installs next to the dependencies), cffi's and pycparser's build-time packages,
 serverless-python-requirements' bookkeeping files and directory entries, and writes sorted
 entries with fixed timestamps, so the same inputs give the same zip bytes. Run it with the
-runtime's interpreter (3.12); it refuses any other version.
+runtime's interpreter (lambda-python-version.txt, through scripts/lambda_python.py); it refuses
+any other version.
 
 Usage: compile_zip_bytecode.py [--deps-layout sourceless|pycache] ZIP [ZIP ...]
 """
@@ -38,7 +39,9 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-TARGET_CACHE_TAG = "cpython-312"
+# Run as a script, this file's directory (scripts/) is on sys.path.
+from lambda_python import CACHE_TAG as TARGET_CACHE_TAG
+
 # Where Lambda extracts the code; recorded as the code objects' file name.
 TASK_ROOT = "/var/task"
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)

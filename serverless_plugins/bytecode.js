@@ -1,7 +1,7 @@
 'use strict';
 
 // Local plugin: after the deployment zip is built (and serverless-python-requirements has added
-// the dependencies), rewrite it with bytecode compiled by the runtime's Python (3.12) in
+// the dependencies), rewrite it with bytecode compiled by the runtime's Python (lambda-python-version.txt) in
 // unchecked-hash mode, so Lambda uses it whatever the extracted files' timestamps are.
 // Runs for `osls package` and `osls deploy` (both go through package:createDeploymentArtifacts)
 // and for `osls deploy function`.

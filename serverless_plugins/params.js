@@ -100,6 +100,8 @@ function parse(raw) {
     reservedConcurrency: toInt(raw.reservedConcurrency, 'reservedConcurrency', 1, 1000),
     tracing: toBool(raw.tracing, 'tracing'),
     snapStart: toBool(raw.snapStart, 'snapStart'),
+    snapStartVersions: toInt(raw.snapStartVersions, 'snapStartVersions', 2, 50),
+    architecture: toChoice(raw.architecture, 'architecture', ['x86_64', 'arm64']),
     logLevel: toChoice(raw.logLevel, 'logLevel', LOG_LEVELS),
     systemLogLevel: toChoice(raw.systemLogLevel, 'systemLogLevel', ['DEBUG', 'INFO', 'WARN']),
     alarmEmail: toEmailOrEmpty(raw.alarmEmail),

@@ -5,7 +5,7 @@ around the function: JSON (un)marshalling of the event and the result, the ``Lam
 object, module import at cold start, how uncaught exceptions and timeouts are reported, and the
 log stream. Here the handler runs exactly as in AWS: the Runtime Interface Emulator (RIE, the same
 Go binary AWS ships in its base images and ``sam local`` uses) serves the Lambda Runtime API, and
-``awslambdaric`` (the client that the managed python3.12 runtime uses) polls it and calls the
+``awslambdaric`` (the client that the managed Python runtimes use) polls it and calls the
 handler. No Docker is needed (``sam local`` needs Docker and cannot run here).
 
 Usage::
@@ -86,6 +86,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts.lambda_python import RUNTIME
 from tests import processes
 from tests.net import ServerExited, free_port
 
@@ -280,9 +281,9 @@ def running_lambda(
 
     ``env`` entries override the defaults of :func:`lambda_environment`; give e.g.
     ``AWS_LAMBDA_FUNCTION_TIMEOUT`` or ``AWS_ENDPOINT_URL_DYNAMODB`` here. ``python`` is the
-    interpreter that runs the runtime (default: the one running the tests, i.e. the 3.12 venv);
-    it must have awslambdaric installed. RIE binds 127.0.0.1 only. The port is picked free just
-    before RIE binds it, so a lost race is retried with new ports.
+    interpreter that runs the runtime (default: the one running the tests, i.e. the venv of the
+    runtime's Python); it must have awslambdaric installed. RIE binds 127.0.0.1 only. The port is
+    picked free just before RIE binds it, so a lost race is retried with new ports.
     """
     rie = rie_binary()
     python = python or sys.executable
@@ -328,14 +329,14 @@ def running_lambda(
 
 
 def lambda_environment(task_root: Path, python: str) -> dict[str, str]:
-    """The base environment for the runtime: what AWS sets for python3.12 and RIE does not,
+    """The base environment for the runtime: what AWS sets for the Python runtime and RIE does not,
     plus dummy credentials so that boto3 can never reach a real account by accident."""
     return {
         "PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
         "LAMBDA_TASK_ROOT": str(task_root),
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{RUNTIME}",
         "AWS_LAMBDA_FUNCTION_NAME": "test_function",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": "30",

@@ -3,7 +3,7 @@
     with start_offline() as base_url:          # e.g. "http://127.0.0.1:41234"
         urllib.request.urlopen(base_url + "/userDetails?username=sam")
 
-It starts ``scripts/sls offline start`` (the repo's osls, the 3.12 venv active, dummy AWS
+It starts ``scripts/sls offline start`` (the repo's osls, the runtime's venv active, dummy AWS
 credentials) in a new session on a free 127.0.0.1 port, polls until the port accepts connections,
 yields the base URL, and on exit stops it with SIGINT (as Ctrl-C would), escalating to SIGKILL,
 then makes sure no process of that session is left (osls, the /bin/sh and python3 worker):

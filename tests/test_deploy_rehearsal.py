@@ -18,6 +18,7 @@ import contextlib
 import http.server
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,12 +47,13 @@ def clean_environment(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    log = (log_dir / "moto.log").open("wb")
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "tests.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -65,12 +67,17 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def rehearsal_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    env = clean_environment(tmp_path_factory.mktemp("home"))
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+def moto_environment(endpoint: str, home: Path) -> dict[str, str]:
+    env = clean_environment(home)
     env.update(
         AWS_ACCESS_KEY_ID=DUMMY,
         AWS_SECRET_ACCESS_KEY=DUMMY,
-        AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ENDPOINT_URL=endpoint,
         AWS_DEFAULT_REGION=REGION,
         AWS_REGION=REGION,
         AWS_EC2_METADATA_DISABLED="true",
@@ -80,15 +87,25 @@ def rehearsal_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
     return env
 
 
+@pytest.fixture(scope="module")
+def rehearsal_env(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return moto_environment(moto_endpoint, tmp_path_factory.mktemp("home"))
+
+
 def sls(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return run_sls(*args, env=env, timeout=timeout)
 
 
-def deploy(env: dict[str, str], build: Build) -> None:
+def deploy(env: dict[str, str], build: Build) -> subprocess.CompletedProcess[str]:
+    # The build's params too: osls reads the service's settings (pruneFunctionVersions
+    # among them) from serverless.yml again at deploy time, as `make deploy PARAMS=...` does.
     result = sls(
-        env, "deploy", "--stage", STAGE, "--region", REGION, "--package", str(build.directory)
+        env,
+        *("deploy", "--stage", STAGE, "--region", REGION, "--package", str(build.directory)),
+        *(f"--param={param}" for param in build.params),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def client(name: str, endpoint: str) -> Any:
@@ -115,7 +132,8 @@ def test_deploy_info_update_remove_and_redeploy_adopting_the_table(
 
     # 1. First deploy: the stack, the function pointed at its new table, reserved concurrency.
     first = packaged(*VARIANTS["default"])
-    deploy(rehearsal_env, first)
+    # The credentials check (scripts/check_aws_credentials.js) asked STS, here moto's, first.
+    assert "AWS account 123456789012, as arn:aws:" in deploy(rehearsal_env, first).stderr
     [stack] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
     assert stack["StackStatus"].endswith("_COMPLETE") and "ROLLBACK" not in stack["StackStatus"]
     assert cloudformation.get_template(StackName=STACK)["TemplateBody"] == first.template()
@@ -280,3 +298,48 @@ def test_aws_commands_sign_with_the_default_profile_not_dummy_keys(tmp_path: Pat
     for authorization in authorizations:
         assert "Credential=AKIAPROFILEDEFAULT01/" in authorization
         assert f"Credential={DUMMY}/" not in authorization
+
+
+# --- function versions: none without SnapStart, the newest few with it ------------------------
+
+
+def published_versions(lambda_: Any) -> list[int]:
+    versions = lambda_.list_versions_by_function(FunctionName=FUNCTION)["Versions"]
+    return sorted(int(v["Version"]) for v in versions if v["Version"] != "$LATEST")
+
+
+def test_without_snapstart_no_version_is_published(tmp_path: Path) -> None:
+    """Nothing invokes a published version without SnapStart: two deploys publish none."""
+    with moto_server(tmp_path) as endpoint:
+        env = moto_environment(endpoint, tmp_path)
+        for variant in ("default", "ops"):
+            build = packaged(*VARIANTS[variant])
+            assert build.resources("AWS::Lambda::Version") == {}
+            deploy(env, build)
+        assert published_versions(client("lambda", endpoint)) == []
+
+
+def test_with_snapstart_only_the_newest_versions_stay_and_the_alias_is_on_the_newest(
+    tmp_path: Path,
+) -> None:
+    """Each deploy with a changed function publishes a version (a cached snapshot each on AWS);
+    after every deploy only the newest snapStartVersions remain, the alias on the newest."""
+    kept = 2
+    # Three different functions (osls names a version after its code and configuration).
+    changes = [(), ("tracing=true",), ("tracing=true", "architecture=arm64")]
+    builds = [packaged("snapStart=true", f"snapStartVersions={kept}", *c) for c in changes]
+    assert len({next(iter(b.resources("AWS::Lambda::Version"))) for b in builds}) == 3
+    with moto_server(tmp_path) as endpoint:
+        env = moto_environment(endpoint, tmp_path)
+        lambda_ = client("lambda", endpoint)
+        newest = []
+        for number, build in enumerate(builds, start=1):
+            [version] = build.resources("AWS::Lambda::Version").values()
+            assert version.get("DeletionPolicy") == "Retain"  # CloudFormation never deletes one
+            deploy(env, build)
+            versions = published_versions(lambda_)
+            assert versions == list(range(max(1, number - kept + 1), number + 1))
+            alias = lambda_.get_alias(FunctionName=FUNCTION, Name="snapstart")
+            assert alias["FunctionVersion"] == str(versions[-1])
+            newest.append(versions[-1])
+        assert newest == [1, 2, 3]

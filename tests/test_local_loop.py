@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from scripts.lambda_python import VERSION
 from tests import processes
 from tests.channels import LambdaContext
 from tests.contract import unique_user
@@ -44,7 +45,13 @@ MAKE = shutil.which("make") or "make"
 LAMBDA_PORT_OFFSET = 1998  # the Makefile's default LAMBDA_PORT is PORT - 1998
 # What make needs to read the Makefile and run the preflight; node and npm are added per test.
 BASE_TOOLS = ("bash", "make", "sh", "env", "cat", "dirname", "expr")
-REPO_FILES = ("Makefile", "requirements.txt", "requirements-run.txt", "requirements-dev.txt")
+REPO_FILES = (
+    "Makefile",
+    "lambda-python-version.txt",
+    "requirements.txt",
+    "requirements-run.txt",
+    "requirements-dev.txt",
+)
 REPO_FILES += ("requirements-checkov.txt", "package.json", "package-lock.json", ".npmrc")
 REPO_DIRS = ("scripts", "serverless_plugins")
 
@@ -137,8 +144,8 @@ def test_goals_without_node_do_not_ask_for_it(repo: Path, tmp_path: Path) -> Non
 
 
 def other_python() -> str | None:
-    """An interpreter that is not 3.12 (Debian's python3 here), if this machine has one."""
-    for candidate in ("/usr/bin/python3", "python3.11", "python3.13"):
+    """An interpreter that is not the runtime's (Debian's python3 here), if this machine has one."""
+    for candidate in ("/usr/bin/python3", "python3.11", "python3.12"):
         path = shutil.which(candidate)
         if path:
             version = subprocess.run(
@@ -146,7 +153,7 @@ def other_python() -> str | None:
                 capture_output=True,
                 text=True,
             ).stdout.strip()
-            if version and version != "3.12":
+            if version and version != VERSION:
                 return path
     return None
 
@@ -155,7 +162,7 @@ def other_python() -> str | None:
 def test_nonexistent_python_is_named_with_the_fix(repo: Path) -> None:
     message = one_line(make("venv", "PYTHON=/nonexistent/python", cwd=repo))
     assert message.startswith("PYTHON=/nonexistent/python is not an executable: ")
-    assert "PYTHON=/path/to/python3.12" in message
+    assert f"PYTHON=/path/to/python{VERSION}" in message
     assert not (repo / ".venv").exists()
 
 
@@ -163,23 +170,25 @@ def test_nonexistent_python_is_named_with_the_fix(repo: Path) -> None:
 def test_python_of_another_version_is_refused(repo: Path) -> None:
     python = other_python()
     if python is None:
-        pytest.skip("no Python other than 3.12 on this machine")
+        pytest.skip(f"no Python other than {VERSION} on this machine")
     message = one_line(make("venv", f"PYTHON={python}", cwd=repo))
-    assert re.match(rf"PYTHON={re.escape(python)} is Python 3\.(?!12\.)\d+\.\d+, ", message)
-    assert "PYTHON=/path/to/python3.12" in message
+    assert re.match(
+        rf"PYTHON={re.escape(python)} is Python (?!{re.escape(VERSION)}\.)\d+\.\d+\.\d+, ", message
+    )
+    assert f"PYTHON=/path/to/python{VERSION}" in message
     assert not (repo / ".venv").exists()
 
 
 @pytest.mark.slow
-def test_no_python_3_12_found_says_how_to_give_one(repo: Path, tmp_path: Path) -> None:
-    # Neither pyenv nor python3.12 on PATH: the Makefile's search finds nothing.
+def test_no_runtime_python_found_says_how_to_give_one(repo: Path, tmp_path: Path) -> None:
+    # Neither pyenv nor python3.X on PATH: the Makefile's search finds nothing.
     message = one_line(make("venv", cwd=repo, env={"PATH": tool_dir(tmp_path)}))
-    assert message.startswith("Python 3.12 not found: pass PYTHON=/path/to/python3.12")
+    assert message.startswith(f"Python {VERSION} not found: pass PYTHON=/path/to/python{VERSION}")
     assert not (repo / ".venv").exists()
 
 
 @pytest.mark.slow
-def test_python_3_12_passes_the_check(repo: Path) -> None:
+def test_runtime_python_passes_the_check(repo: Path) -> None:
     # Dry run: the recipe make would run is the venv built from exactly this interpreter.
     result = make("-n", "venv", f"PYTHON={sys.executable}", cwd=repo)
     assert result.returncode == 0, result.stderr
@@ -190,12 +199,14 @@ def test_python_3_12_passes_the_check(repo: Path) -> None:
 def test_existing_venv_of_another_version_is_refused_and_kept(repo: Path) -> None:
     python = other_python()
     if python is None:
-        pytest.skip("no Python other than 3.12 on this machine")
+        pytest.skip(f"no Python other than {VERSION} on this machine")
     subprocess.run([python, "-m", "venv", "--without-pip", str(repo / ".venv")], check=True)
     before = sorted(p.name for p in (repo / ".venv").iterdir())
     for goal in ("venv", "test", "run"):
         message = one_line(make(goal, f"PYTHON={sys.executable}", cwd=repo))
-        assert re.match(r"\.venv is Python 3\.(?!12\.)\d+\.\d+, but Lambda runs 3\.12: ", message)
+        other = rf"(?!{re.escape(VERSION)}\.)\d+\.\d+\.\d+"
+        wanted = re.escape(VERSION)
+        assert re.match(rf"\.venv is Python {other}, but Lambda runs {wanted}: ", message)
         assert "rm -rf .venv" in message
     assert sorted(p.name for p in (repo / ".venv").iterdir()) == before
 
@@ -204,7 +215,8 @@ def test_existing_venv_of_another_version_is_refused_and_kept(repo: Path) -> Non
 def test_make_run_installs_the_runtime_set_and_make_test_still_the_toolchain(
     repo: Path,
 ) -> None:
-    # A 3.12 venv that nothing has been installed into yet; dry runs show what make would do.
+    # A venv of the runtime's Python that nothing has been installed into yet; dry runs show
+    # what make would do.
     (repo / ".venv" / "bin").mkdir(parents=True)
     (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
     port = f"PORT={free_port_pair()[0]}"
@@ -213,7 +225,9 @@ def test_make_run_installs_the_runtime_set_and_make_test_still_the_toolchain(
         result = make("-n", *goal, cwd=repo)
         assert result.returncode == 0, result.stderr
         return re.findall(
-            r"^\.venv/bin/python -m pip install --quiet -r (\S+)", result.stdout, re.M
+            r"^\.venv/bin/python -m pip install --quiet --require-hashes -r (\S+)",
+            result.stdout,
+            re.M,
         )
 
     assert installs("run", port) == ["requirements-run.txt"]
@@ -233,8 +247,9 @@ def installed_closure(requirements: Path) -> set[str]:
     from packaging.utils import canonicalize_name
 
     names: set[str] = set()
-    for raw in requirements.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
+    for raw in requirements.read_text().replace("\\\n", " ").splitlines():
+        # A hash-locked line: "name==version --hash=sha256:... --hash=...".
+        line = raw.split("#", 1)[0].split(" --hash=", 1)[0].strip()
         if line.startswith("-r "):
             names |= installed_closure(requirements.parent / line[3:].strip())
         elif line:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from scripts.lambda_python import CACHE_TAG, VERSION
 from tests.events import build_event
 from tests.http_types import HttpRequest
 from tests.net import free_port, like_a_terminal
@@ -45,10 +46,8 @@ pytestmark = pytest.mark.slow
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 # The goal bench/bench.py checks (SIZE_LIMIT, 1.5 MiB); 1,500,000 B left no room for the page.
 MAX_ZIP_BYTES = 1_572_864
-# CPython 3.12's bytecode magic (importlib.util.MAGIC_NUMBER under 3.12): what Lambda loads.
-PY312_MAGIC = (3531).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, check_source off.
-# Distributions the python3.12 runtime provides (/var/runtime); never in the zip.
+# Distributions the Lambda Python runtime provides (/var/runtime); never in the zip.
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3"}
 # The managed Python runtime also provides the SnapStart hooks' registry (app/snapstart.py).
 RUNTIME_PROVIDED |= {"snapshot_restore_py"}
@@ -64,13 +63,13 @@ def normalise(name: str) -> str:
 
 
 def pinned_requirements() -> dict[str, str]:
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[normalise(name)] = version.strip()
-    return pins
+    """name -> version of every pin in the hash-locked requirements.txt (its --hash lines
+    follow each pin)."""
+    text = (ROOT / "requirements.txt").read_text()
+    return {
+        normalise(name): version
+        for name, version in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", text, re.M)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +105,16 @@ def own_data_files() -> set[str]:
     }
 
 
+def runtime_magic_number() -> bytes:
+    """The bytecode magic of the runtime's Python (lambda-python-version.txt): the tests run in
+    the venv, which the Makefile builds from that version; anything else is a broken setup."""
+    assert sys.implementation.cache_tag == CACHE_TAG, (sys.implementation.cache_tag, CACHE_TAG)
+    return importlib.util.MAGIC_NUMBER
+
+
 def pycache_path(source: str) -> str:
     directory, _, filename = source.rpartition("/")
-    cached = f"__pycache__/{filename.removesuffix('.py')}.cpython-312.pyc"
+    cached = f"__pycache__/{filename.removesuffix('.py')}.{CACHE_TAG}.pyc"
     return f"{directory}/{cached}" if directory else cached
 
 
@@ -124,7 +130,7 @@ def dependency_records(entries: dict[str, bytes]) -> dict[str, list[str]]:
 
 
 def assert_unchecked_hash_pyc(pyc: bytes, name: str, source: bytes | None = None) -> None:
-    assert pyc[:4] == PY312_MAGIC, f"{name}: not CPython 3.12 bytecode"
+    assert pyc[:4] == runtime_magic_number(), f"{name}: not {CACHE_TAG} bytecode"
     assert int.from_bytes(pyc[4:8], "little") == UNCHECKED_HASH, f"{name}: not unchecked-hash"
     if source is not None:
         assert pyc[8:16] == importlib.util.source_hash(source), f"{name}: hash is not its source's"
@@ -185,7 +191,7 @@ def test_every_dependency_file_comes_from_its_distribution(entries: dict[str, by
     assert strays == []
 
 
-def test_every_module_ships_unchecked_hash_cpython312_bytecode(
+def test_every_module_ships_unchecked_hash_bytecode_of_the_runtime_python(
     package: Build, entries: dict[str, bytes]
 ) -> None:
     for source in own_sources():
@@ -210,7 +216,7 @@ def test_every_module_ships_unchecked_hash_cpython312_bytecode(
     stray_pycs = [
         name
         for name in entries
-        if name.endswith(".pyc") and "__pycache__/" in name and ".cpython-312." not in name
+        if name.endswith(".pyc") and "__pycache__/" in name and f".{CACHE_TAG}." not in name
     ]
     assert stray_pycs == []
 
@@ -264,7 +270,7 @@ def test_runtime_loads_only_shipped_bytecode_whatever_the_timestamps(
     for path in root.rglob("*.py"):
         os.utime(path, (future, future))
     before = {p for p in root.rglob("*") if p.is_file()}
-    site_packages = next((ROOT / ".venv" / "lib").glob("python3.12/site-packages"))
+    site_packages = next((ROOT / ".venv" / "lib").glob(f"python{VERSION}/site-packages"))
     env = {**os.environ, "USERS_DB": str(tmp_path / "users.sqlite3")}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(

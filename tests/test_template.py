@@ -19,6 +19,7 @@ import pytest
 
 from app import metrics
 from lambda_edge.api_gateway import CATCH_ALL_ROUTES, OWN_ROUTES
+from scripts.lambda_python import RUNTIME
 from tests import dynamo_server
 from tests.packaging import (
     ALB_LISTENER_ARN,
@@ -365,7 +366,7 @@ def test_tracing_is_off_by_default_and_a_param() -> None:
 
 def test_function_configuration() -> None:
     props = only("default", "AWS::Lambda::Function")["Properties"]
-    assert props["Runtime"] == "python3.12"
+    assert props["Runtime"] == RUNTIME
     assert props["Architectures"] == ["x86_64"]
     assert props["Handler"] == "handler.handler"
     assert props["MemorySize"] == 512
