@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from scripts import serverless_config as serverless_yml
 from tests import processes
@@ -181,6 +181,17 @@ class _QuietHandler(BaseHTTPRequestHandler):
         # X-Amz-Target: DynamoDB_20120810.PutItem
         return (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
 
+    def forward(self, upstream: SplitResult, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """This request, sent on to ``upstream`` as it came: its status, headers and body."""
+        connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=10)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            connection.request("POST", self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
     def reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         skip = {"content-length", "connection", "transfer-encoding"}
@@ -237,14 +248,7 @@ def response_losing_proxy(
         def do_POST(self) -> None:
             body = self.read_body()
             recorder.operations.append(self.operation())
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-            try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                connection.request("POST", self.path, body=body, headers=headers)
-                response = connection.getresponse()
-                answer = response.read()
-            finally:
-                connection.close()
+            status, headers, answer = self.forward(target, body)
             with lock:
                 drop = self.operation() == operation and remaining[0] > 0
                 if drop:
@@ -254,7 +258,7 @@ def response_losing_proxy(
                 # Longer than the client's read timeout, so it gives up first.
                 self.server.stopping.wait(2)  # type: ignore[attr-defined]
                 return
-            self.reply(response.status, dict(response.getheaders()), answer)
+            self.reply(status, headers, answer)
 
     with _serving(Handler) as url:
         yield url, recorder
@@ -317,22 +321,14 @@ def scripted_proxy(upstream: str, script: list[Answer]) -> Iterator[tuple[str, R
                     json.dumps({**error, "message": "scripted"}).encode(),
                 )
                 return
-            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-            try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                connection.request("POST", self.path, body=body, headers=headers)
-                response = connection.getresponse()
-                content = response.read()
-            finally:
-                connection.close()
-            headers = dict(response.getheaders())
+            status, headers, content = self.forward(target, body)
             if answer.wrong_crc32:
                 headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-crc32"}
                 headers["x-amz-crc32"] = str((zlib.crc32(content) + 1) % 2**32)
             if answer.keep_alive:
-                self.reply_keeping_alive(response.status, headers, content)
+                self.reply_keeping_alive(status, headers, content)
             else:
-                self.reply(response.status, headers, content)
+                self.reply(status, headers, content)
 
         def reply_keeping_alive(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
