@@ -4,7 +4,6 @@ counting what the answer was. The same line under the real runtime: tests/test_l
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -20,13 +19,10 @@ from tests.channels import LambdaContext
 from tests.emf import EMF_VALIDATOR, counted, emf_lines
 from tests.events import http_api_v2_event
 from tests.http_types import HttpRequest
+from tests.stores import basic_auth
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CROSS_SITE = {**FORM, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
-
-
-def basic(credentials: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
 class Recorder:
@@ -67,30 +63,30 @@ def test_each_outcome_is_counted_once_by_what_it_was(recorder: Recorder) -> None
         metrics.CONFLICTS: 1,
     }
     details = "username=ann&firstname=Ann&lastname=Lee"
-    owner = {**FORM, **basic("ann:anns-password")}
+    owner = {**FORM, **basic_auth("ann", "anns-password")}
     assert recorder.counts("POST", "/userDetails", 201, data=details, headers=owner) == {
         **REQUEST,
         metrics.DETAILS_WRITES: 1,
     }
     read = "/userDetails?username=ann"
-    assert recorder.counts("GET", read, 200, headers=basic("ann:anns-password")) == {
+    assert recorder.counts("GET", read, 200, headers=basic_auth("ann", "anns-password")) == {
         **REQUEST,
         metrics.DETAILS_READS: 1,
     }
     assert recorder.counts("GET", read, 401) == {**REQUEST, metrics.UNAUTHORIZED: 1}
-    assert recorder.counts("GET", read, 401, headers=basic("ann:wrong-password")) == {
+    assert recorder.counts("GET", read, 401, headers=basic_auth("ann", "wrong-password")) == {
         **REQUEST,
         metrics.UNAUTHORIZED: 1,
         metrics.WRONG_PASSWORDS: 1,
     }
     sign_up_bob = "username=bob&password=bobs-password"
     recorder.counts("POST", "/userSignUp", 200, data=sign_up_bob, headers=FORM)
-    assert recorder.counts("GET", read, 403, headers=basic("bob:bobs-password")) == {
+    assert recorder.counts("GET", read, 403, headers=basic_auth("bob", "bobs-password")) == {
         **REQUEST,
         metrics.FORBIDDEN: 1,
     }
     # A cross-site form post: a CrossSiteRefusal, and not also a Forbidden.
-    cross_site = {**CROSS_SITE, **basic("ann:anns-password")}
+    cross_site = {**CROSS_SITE, **basic_auth("ann", "anns-password")}
     assert recorder.counts("POST", "/userDetails", 403, data=details, headers=cross_site) == {
         **REQUEST,
         metrics.CROSS_SITE_REFUSALS: 1,
@@ -105,7 +101,9 @@ def test_each_outcome_is_counted_once_by_what_it_was(recorder: Recorder) -> None
         metrics.PASSWORD_CHANGES: 1,
     }
     erase = "/userDetails?username=ann"
-    assert recorder.counts("DELETE", erase, 204, headers=basic("ann:anns-new-password")) == {
+    assert recorder.counts(
+        "DELETE", erase, 204, headers=basic_auth("ann", "anns-new-password")
+    ) == {
         **REQUEST,
         metrics.ERASURES: 1,
     }
@@ -118,8 +116,8 @@ def test_an_account_wait_is_counted_apart_from_other_429s(recorder: Recorder) ->
     )
     read = "/userDetails?username=cy"
     for _ in range(5):  # app/auth.py FREE_FAILURES
-        recorder.counts("GET", read, 401, headers=basic("cy:wrong-password"))
-    waited = recorder.counts("GET", read, 429, headers=basic("cy:cys-password"))
+        recorder.counts("GET", read, 401, headers=basic_auth("cy", "wrong-password"))
+    waited = recorder.counts("GET", read, 429, headers=basic_auth("cy", "cys-password"))
     assert waited == {**REQUEST, metrics.ACCOUNT_WAITS: 1}
     # A 429 the function answers for any other reason is a TooManyRequests.
     other = metrics.request_counts("GET", "/userDetails", 429, Counter())
