@@ -32,6 +32,7 @@ import datetime
 import json
 import os
 import platform
+import py_compile
 import shutil
 import stat
 import statistics
@@ -119,14 +120,19 @@ def runtime_site(cache: Path) -> Path:
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target / name)
-    compileall.compile_dir(
-        target,
-        quiet=2,
-        workers=os.cpu_count() or 1,
-        invalidation_mode=__import__("py_compile").PycInvalidationMode.UNCHECKED_HASH,
-    )
+    compile_unchecked(target)
     stamp.touch()
     return target
+
+
+def compile_unchecked(tree: Path) -> None:
+    """Bytecode for a directory of installed packages, as the zip ships it (unchecked hash)."""
+    compileall.compile_dir(
+        tree,
+        quiet=2,
+        workers=os.cpu_count() or 1,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
 
 
 def unpack(zip_path: Path, into: Path, keep_bytecode: bool) -> Path:
@@ -150,8 +156,6 @@ def unpack(zip_path: Path, into: Path, keep_bytecode: bool) -> Path:
 
 def add_peer(task: Path) -> Path:
     """The peer's task directory: the zip's dependencies plus its one module."""
-    import py_compile
-
     shutil.copy2(PEER, task / PEER.name)
     py_compile.compile(
         str(task / PEER.name),
@@ -198,12 +202,7 @@ def metrics_libraries(cache: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:"]
     subprocess.run([*command, "--target", str(target), *pins], check=True)
-    compileall.compile_dir(
-        target,
-        quiet=2,
-        workers=os.cpu_count() or 1,
-        invalidation_mode=__import__("py_compile").PycInvalidationMode.UNCHECKED_HASH,
-    )
+    compile_unchecked(target)
     stamp.touch()
     return target
 
